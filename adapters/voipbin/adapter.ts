@@ -1,0 +1,119 @@
+/**
+ * The VoIPBIN adapter: the unified extension operations over VoIPBIN's `/v1.0/extensions`, absorbing its quirks
+ * (soft delete, PUT replacing all three fields, 500 for a duplicate number, paging clamped at 100).
+ */
+import { defineAdapter, type AdapterContext, type Capabilities, type Extension, type ExtensionPatch, type ListPage, type ListPageRequest, type NewExtension, type PbxAdapter } from '../../src/contract';
+import { BackendUnavailableError, ConflictError, NotFoundError } from '../../src/errors';
+import { allExtensions } from '../../src/paging';
+import { VoipbinClient, type VoipbinAuth } from './client';
+import configSchema from './config.schema.json';
+import { asVoipbinExtension, isDeleted, isUuid, mergedPutBody, toCanonical, type VoipbinExtension } from './map';
+import { DEMO_ACCESSKEY, startVoipbinSimulator } from './simulator';
+
+export const capabilities: Capabilities = Object.freeze({
+  extensions: { list: true, get: true, create: true, update: true, delete: true, batch_delete: true, auto_number: false },
+  writable_fields: ['extension', 'name', 'description', 'password'],
+  direct_uri: true,
+  devices: false,
+  queues: false,
+  call_summary: false,
+  voicemail: false,
+  ring_groups: false,
+}) as Capabilities;
+
+/** VoIPBIN clamps page_size to 100. */
+const MAX_PAGE = 100;
+
+export function loginUrlFor(baseUrl: string): string {
+  const url = new URL(baseUrl.replace(/\/+$/, '') + '/');
+  return new URL('../auth/login', url).toString();
+}
+
+class VoipbinAdapter implements PbxAdapter {
+  readonly backend = 'voipbin';
+  readonly capabilities = capabilities;
+  private readonly client: VoipbinClient;
+
+  constructor(private readonly ctx: AdapterContext) {
+    const cfg = ctx.config as AdapterContext['config'] & { login_url?: string };
+    this.client = new VoipbinClient(ctx.http, cfg.auth as VoipbinAuth, cfg.login_url ?? loginUrlFor(cfg.base_url));
+  }
+
+  private canonical(raw: VoipbinExtension): Extension {
+    return toCanonical(raw, this.ctx.tenant);
+  }
+
+  private expectExtension(body: unknown): VoipbinExtension {
+    const raw = asVoipbinExtension(body);
+    if (!raw) throw new BackendUnavailableError(this.backend, 'VoIPBIN answered with something that is not an extension.');
+    return raw;
+  }
+
+  /** The live record, or NotFound: a malformed id never reaches VoIPBIN, a soft-deleted one is gone. */
+  private async getRaw(id: string): Promise<VoipbinExtension> {
+    if (!isUuid(id)) throw new NotFoundError(`No extension '${id}'.`);
+    const raw = this.expectExtension(await this.client.call('GET', `extensions/${id}`, { idempotent: true, extensionId: id }));
+    if (isDeleted(raw)) throw new NotFoundError(`No extension '${id}'.`);
+    return raw;
+  }
+
+  async listExtensions(req: ListPageRequest): Promise<ListPage> {
+    const body = (await this.client.call('GET', 'extensions', {
+      idempotent: true,
+      params: { page_size: Math.min(Math.max(req.limit, 1), MAX_PAGE), page_token: req.cursor ?? undefined },
+    })) as { result?: unknown; next_page_token?: unknown } | undefined;
+    if (!body || !Array.isArray(body.result)) throw new BackendUnavailableError(this.backend, 'VoIPBIN answered the list without a result array.');
+    const raws = body.result.map((r) => this.expectExtension(r));
+    const token = typeof body.next_page_token === 'string' && body.next_page_token !== '' ? body.next_page_token : null;
+    // The last non-empty page still carries a token; only an empty page ends the list.
+    return { items: raws.filter((r) => !isDeleted(r)).map((r) => this.canonical(r)), next: raws.length > 0 ? token : null };
+  }
+
+  async getExtension(id: string): Promise<Extension> {
+    return this.canonical(await this.getRaw(id));
+  }
+
+  async createExtension(input: NewExtension): Promise<Extension> {
+    const number = input.extension!;
+    // VoIPBIN answers a duplicate number with a bare 500; look first so the caller gets a real 409.
+    for await (const existing of allExtensions(this, MAX_PAGE)) {
+      if (existing.extension === number) {
+        throw new ConflictError(`Extension ${number} already exists in this tenant.`, [{ pointer: '/extension', detail: 'already exists' }]);
+      }
+    }
+    const body = { extension: number, password: input.password, name: input.name, detail: input.description ?? '' };
+    return this.canonical(this.expectExtension(await this.client.call('POST', 'extensions', { data: body, idempotent: false })));
+  }
+
+  async updateExtension(id: string, patch: ExtensionPatch): Promise<Extension> {
+    const current = await this.getRaw(id);
+    if (Object.keys(patch).length === 0) return this.canonical(current);
+    // PUT writes "" into any of name/detail/password it is not given: always send all three, merged.
+    const data = mergedPutBody(current, patch);
+    return this.canonical(this.expectExtension(await this.client.call('PUT', `extensions/${id}`, { data, idempotent: true, extensionId: id })));
+  }
+
+  async deleteExtension(id: string): Promise<void> {
+    // DELETE is soft and answers 200 again for a deleted extension: read first so a second delete is a 404.
+    await this.getRaw(id);
+    await this.client.call('DELETE', `extensions/${id}`, { idempotent: true, extensionId: id });
+  }
+
+  async regenerateDirectHash(id: string): Promise<Extension> {
+    await this.getRaw(id);
+    const raw = await this.client.call('POST', `extensions/${id}/direct-hash-regenerate`, { idempotent: false, extensionId: id });
+    return this.canonical(this.expectExtension(raw));
+  }
+}
+
+export const voipbin = defineAdapter({
+  backend: 'voipbin',
+  configSchema,
+  capabilities,
+  create: (ctx) => new VoipbinAdapter(ctx),
+  async startSimulator() {
+    const { sim, server } = await startVoipbinSimulator();
+    sim.seedDemo();
+    return { baseUrl: `${server.url}/v1.0`, auth: { accesskey: DEMO_ACCESSKEY }, close: () => server.close() };
+  },
+});

@@ -1,0 +1,123 @@
+/**
+ * VoIPBIN's transport: credentials (access key, JWT, or a login that is renewed when refused), the error
+ * envelope turned into gateway errors, and nothing of the extension model. Nothing above this file sees a
+ * VoIPBIN envelope or a credential.
+ */
+import { parseJsonBody, type BackendHttp, type BackendRequest, type BackendResponse } from '../../src/backend-http';
+import { BackendAuthFailedError, BackendUnavailableError, ConflictError, GatewayError, NotFoundError, UnprocessableError } from '../../src/errors';
+
+export type VoipbinAuth = { accesskey: string } | { token: string } | { username: string; password: string };
+
+const BACKEND = 'voipbin';
+
+interface ErrorEnvelope {
+  error?: { status?: string; reason?: string };
+}
+
+function reasonOf(res: BackendResponse): string {
+  try {
+    const body = JSON.parse(res.text) as ErrorEnvelope;
+    return typeof body?.error?.reason === 'string' ? body.error.reason : '';
+  } catch {
+    return '';
+  }
+}
+
+export interface CallOptions {
+  data?: unknown;
+  params?: Record<string, string | number | undefined>;
+  idempotent: boolean;
+  /** The call names one extension: 403 (another customer's) and 400 INVALID_ID mean "no such extension here". */
+  extensionId?: string;
+}
+
+export class VoipbinClient {
+  private token: string | undefined;
+  private login: Promise<string> | undefined;
+
+  constructor(
+    private readonly http: BackendHttp,
+    private readonly auth: VoipbinAuth,
+    /** `POST /auth/login` lives beside `/v1.0`, not under it. */
+    private readonly loginUrl: string,
+  ) {
+    if ('token' in auth) this.token = auth.token;
+  }
+
+  async call(method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {
+    let { res, token } = await this.send(method, path, opts);
+    if (res.status === 401 && 'username' in this.auth) {
+      // The JWT expired or was revoked: one fresh login (unless a concurrent call already made one since this
+      // token was sent), one replay. A second refusal is final.
+      if (this.token === undefined || this.token === token) await this.freshLogin();
+      ({ res } = await this.send(method, path, opts));
+    }
+    if (res.status >= 200 && res.status < 300) return parseJsonBody(BACKEND, res);
+    throw this.toError(res, opts);
+  }
+
+  private async send(method: BackendRequest['method'], path: string, opts: CallOptions): Promise<{ res: BackendResponse; token?: string }> {
+    const params = { ...opts.params };
+    const headers: Record<string, string> = {};
+    let token: string | undefined;
+    if ('accesskey' in this.auth) {
+      // An access key is only accepted as ?accesskey= (as Bearer it would be read as a JWT and refused).
+      params.accesskey = this.auth.accesskey;
+    } else {
+      token = await this.currentToken();
+      headers.authorization = `Bearer ${token}`;
+    }
+    const res = await this.http.request({ method, url: path, params, headers, data: opts.data, idempotent: opts.idempotent });
+    return { res, token };
+  }
+
+  private async currentToken(): Promise<string> {
+    if (this.token) return this.token;
+    return this.freshLogin();
+  }
+
+  /** Single flight: concurrent callers that all found the token refused share one login. */
+  private freshLogin(): Promise<string> {
+    if (!('username' in this.auth)) throw new BackendAuthFailedError(BACKEND, 'VoIPBIN refused the configured token.');
+    const { username, password } = this.auth;
+    this.token = undefined;
+    this.login ??= (async () => {
+      try {
+        const res = await this.http.request({ method: 'POST', url: this.loginUrl, data: { username, password }, idempotent: false });
+        // Any login failure, bad credentials included, is a bare 400 with an empty body.
+        if (res.status !== 200) throw new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's login (HTTP ${res.status}).`);
+        const body = parseJsonBody(BACKEND, res) as { token?: unknown } | undefined;
+        if (typeof body?.token !== 'string' || body.token === '') throw new BackendUnavailableError(BACKEND, 'VoIPBIN answered the login without a token.');
+        this.token = body.token;
+        return body.token;
+      } finally {
+        this.login = undefined;
+      }
+    })();
+    return this.login;
+  }
+
+  private toError(res: BackendResponse, opts: CallOptions): GatewayError {
+    const reason = reasonOf(res);
+    const what = reason ? `${res.status} ${reason}` : `HTTP ${res.status}`;
+    switch (res.status) {
+      case 400:
+        if (opts.extensionId !== undefined && reason === 'INVALID_ID') return new NotFoundError(`No extension '${opts.extensionId}'.`);
+        return new UnprocessableError(`VoIPBIN refused the request (${what}).`, []);
+      case 401:
+        return new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's credentials (${what}).`);
+      case 403:
+        if (reason === 'ACCOUNT_FROZEN') return new BackendAuthFailedError(BACKEND, 'The VoIPBIN account is frozen.');
+        // Another customer's extension: for this tenant it does not exist.
+        if (opts.extensionId !== undefined) return new NotFoundError(`No extension '${opts.extensionId}'.`);
+        return new BackendAuthFailedError(BACKEND, `VoIPBIN denied the request (${what}).`);
+      case 404:
+        if (reason === 'ROUTE_NOT_FOUND') return new BackendUnavailableError(BACKEND, 'VoIPBIN does not know this route: check the tenant base_url.');
+        return new NotFoundError(opts.extensionId !== undefined ? `No extension '${opts.extensionId}'.` : 'Not found on VoIPBIN.');
+      case 409:
+        return new ConflictError(`VoIPBIN reports a conflict (${what}).`);
+      default:
+        return new BackendUnavailableError(BACKEND, `VoIPBIN failed (${what}).`);
+    }
+  }
+}

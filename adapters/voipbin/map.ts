@@ -1,0 +1,92 @@
+/**
+ * VoIPBIN <-> canonical extension: every field rule in one pure module, tested table-style with the seeds'
+ * payloads and the current server's.
+ */
+import type { Extension } from '../../src/contract';
+
+/** An extension as VoIPBIN sends it: every field a string, timestamps possibly null or "". */
+export interface VoipbinExtension {
+  id: string;
+  customer_id?: string;
+  name?: string;
+  detail?: string;
+  extension?: string;
+  domain_name?: string;
+  username?: string;
+  password?: string;
+  direct_hash?: string;
+  tm_create?: string | null;
+  tm_update?: string | null;
+  tm_delete?: string | null;
+  [other: string]: unknown;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string) => UUID.test(s);
+
+/**
+ * VoIPBIN's three timestamp styles to RFC 3339 UTC: `2026-01-15T09:30:00.123456Z`, the seeds'
+ * `2021-02-18 12:42:27.688282` (UTC, no zone), and "", null or a `9999-...` sentinel for "never".
+ */
+export function parseTimestamp(v: unknown): string | null {
+  if (typeof v !== 'string') return null;
+  const s = v.trim();
+  if (s === '' || s.startsWith('9999-')) return null;
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/.exec(s);
+  if (!m) return null;
+  const ms = (m[3] ?? '').padEnd(3, '0').slice(0, 3);
+  const zone = m[4] ?? 'Z';
+  const d = new Date(`${m[1]}T${m[2]}.${ms}${zone}`);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** A soft-deleted extension (tm_delete set) is gone for the gateway's callers. */
+export function isDeleted(raw: VoipbinExtension): boolean {
+  return parseTimestamp(raw.tm_delete) !== null;
+}
+
+/** The SIP registrar domain is `<customer-id>.registrar.voipbin.net` whether domain_name holds the UUID or the FQDN. */
+export function registrarDomain(raw: VoipbinExtension): string | null {
+  const d = typeof raw.domain_name === 'string' ? raw.domain_name.trim() : '';
+  if (d.includes('.')) return d;
+  const customer = isUuid(d) ? d : typeof raw.customer_id === 'string' && isUuid(raw.customer_id) ? raw.customer_id : '';
+  return customer ? `${customer}.registrar.voipbin.net` : null;
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
+const orNull = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+export function toCanonical(raw: VoipbinExtension, tenant: string): Extension {
+  const { password, ...vendor } = raw;
+  const ext: Extension = {
+    id: raw.id,
+    tenant,
+    backend: 'voipbin',
+    extension: str(raw.extension),
+    name: str(raw.name),
+    description: orNull(raw.detail),
+    username: orNull(raw.username) ?? orNull(raw.extension),
+    domain: registrarDomain(raw),
+    direct_uri: typeof raw.direct_hash === 'string' && raw.direct_hash !== '' ? `sip:direct.${raw.direct_hash}@sip.voipbin.net` : null,
+    created_at: parseTimestamp(raw.tm_create),
+    updated_at: parseTimestamp(raw.tm_update),
+    // The backend's own fields, minus the SIP password (which only `include=password` reveals).
+    vendor,
+  };
+  if (typeof password === 'string') ext.password = password;
+  return ext;
+}
+
+/** PUT replaces name, detail and password together: the merged body keeps every field the patch leaves out. */
+export function mergedPutBody(current: VoipbinExtension, patch: { name?: string; description?: string | null; password?: string }) {
+  return {
+    name: patch.name ?? str(current.name),
+    detail: patch.description !== undefined ? (patch.description ?? '') : str(current.detail),
+    password: patch.password ?? str(current.password),
+  };
+}
+
+/** A shape check of what arrives: an answer without a string id is garbage, not an extension. */
+export function asVoipbinExtension(v: unknown): VoipbinExtension | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { id?: unknown }).id === 'string' ? (v as VoipbinExtension) : undefined;
+}

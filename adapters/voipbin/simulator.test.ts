@@ -1,0 +1,224 @@
+import type { RunningSimulator } from '../../src/simulator-kit';
+import { DEMO_ACCESSKEY, DEMO_USER, VoipbinSimulator, startVoipbinSimulator, type VoipbinSimOptions } from './simulator';
+
+const RFC3339_US = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+const LEGACY_TS = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/;
+const servers: RunningSimulator[] = [];
+
+async function start(opts?: VoipbinSimOptions): Promise<{ sim: VoipbinSimulator; url: string }> {
+  const { sim, server } = await startVoipbinSimulator(opts, 0);
+  servers.push(server);
+  return { sim, url: server.url };
+}
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+/** Call with the demo access key in the query string unless `auth: false`. */
+async function call(url: string, method: string, path: string, body?: unknown, opts: { auth?: boolean; headers?: Record<string, string> } = {}) {
+  const u = new URL(path, url);
+  if (opts.auth !== false) u.searchParams.set('accesskey', DEMO_ACCESSKEY);
+  const res = await fetch(u, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(opts.headers ?? {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: (text ? JSON.parse(text) : undefined) as any };
+}
+
+async function login(url: string, username = DEMO_USER.username, password = DEMO_USER.password) {
+  return call(url, 'POST', '/auth/login', { username, password }, { auth: false });
+}
+
+describe('VoIPBIN simulator', () => {
+  let sim: VoipbinSimulator;
+  let url: string;
+  beforeAll(async () => {
+    ({ sim, url } = await start());
+  });
+
+  describe('authentication', () => {
+    it('accepts the access key in the query string and as a cookie', async () => {
+      expect((await call(url, 'GET', '/v1.0/extensions')).status).toBe(200);
+      const cookie = await call(url, 'GET', '/v1.0/extensions', undefined, { auth: false, headers: { cookie: `accesskey=${DEMO_ACCESSKEY}` } });
+      expect(cookie.status).toBe(200);
+    });
+
+    it('refuses no credential, an unknown key, and an access key sent as Bearer', async () => {
+      const none = await call(url, 'GET', '/v1.0/extensions', undefined, { auth: false });
+      expect(none.status).toBe(401);
+      expect(none.json.error).toMatchObject({ status: 'UNAUTHENTICATED', reason: 'AUTHENTICATION_REQUIRED', details: [] });
+      const unknown = await call(url, 'GET', '/v1.0/extensions?accesskey=vb_nope', undefined, { auth: false });
+      expect(unknown.json.error.reason).toBe('INVALID_CREDENTIALS');
+      const bearer = await call(url, 'GET', '/v1.0/extensions', undefined, { auth: false, headers: { authorization: `Bearer ${DEMO_ACCESSKEY}` } });
+      expect(bearer.status).toBe(401);
+      expect(bearer.json.error.reason).toBe('INVALID_CREDENTIALS');
+    });
+
+    it('logs in and accepts the JWT as Bearer, ?token= and cookie; revokeTokens invalidates it', async () => {
+      const a = await login(url);
+      const b = await login(url);
+      expect(a.status).toBe(200);
+      expect(a.json.username).toBe(DEMO_USER.username);
+      expect(a.json.token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(a.json.token).not.toBe(b.json.token);
+      const payload = JSON.parse(Buffer.from(a.json.token.split('.')[1], 'base64url').toString());
+      expect(payload.exp).toBeGreaterThan(Date.now() / 1000 + 6 * 24 * 3600);
+      const token = a.json.token as string;
+      expect((await call(url, 'GET', '/v1.0/extensions', undefined, { auth: false, headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await call(url, 'GET', `/v1.0/extensions?token=${token}`, undefined, { auth: false })).status).toBe(200);
+      expect((await call(url, 'GET', '/v1.0/extensions', undefined, { auth: false, headers: { cookie: `token=${token}` } })).status).toBe(200);
+      sim.revokeTokens();
+      const revoked = await call(url, 'GET', '/v1.0/extensions', undefined, { auth: false, headers: { authorization: `Bearer ${token}` } });
+      expect(revoked.status).toBe(401);
+      expect(revoked.json.error.reason).toBe('INVALID_CREDENTIALS');
+    });
+
+    it('answers a failed login with a bare 400 and an empty body', async () => {
+      for (const res of [await login(url, DEMO_USER.username, 'wrong'), await call(url, 'POST', '/auth/login', {}, { auth: false })]) {
+        expect(res.status).toBe(400);
+        expect(res.text).toBe('');
+      }
+    });
+
+    it('answers unknown routes with 404 ROUTE_NOT_FOUND', async () => {
+      const res = await call(url, 'PATCH', '/v1.0/extensions');
+      expect(res.status).toBe(404);
+      expect(res.json.error).toMatchObject({ status: 'NOT_FOUND', reason: 'ROUTE_NOT_FOUND' });
+      expect((await call(url, 'GET', '/v1.0/trunks')).json.error.reason).toBe('ROUTE_NOT_FOUND');
+    });
+  });
+
+  describe('extensions', () => {
+    it('creates without validation and gets the record (trailing slash tolerated)', async () => {
+      const created = await call(url, 'POST', '/v1.0/extensions/', { extension: '200', name: 'Front', detail: 'desk', password: 'pw1' });
+      expect(created.status).toBe(200);
+      const rec = created.json;
+      expect(rec).toMatchObject({ extension: '200', username: '200', name: 'Front', detail: 'desk', password: 'pw1', tm_update: null, tm_delete: null });
+      expect(rec.domain_name).toBe(rec.customer_id);
+      expect(rec.direct_hash).toMatch(/^[0-9a-f]{16}$/);
+      expect(rec.tm_create).toMatch(RFC3339_US);
+      expect((await call(url, 'GET', `/v1.0/extensions/${rec.id}`)).json).toEqual(rec);
+      const bare = await call(url, 'POST', '/v1.0/extensions', { name: 'no number' });
+      expect(bare.status).toBe(200);
+      expect(bare.json).toMatchObject({ extension: '', password: '', detail: '' });
+    });
+
+    it('PUT replaces name, detail and password; a left-out field becomes ""', async () => {
+      const [rec] = sim.seed([{ extension: '201', name: 'Old', detail: 'old detail', password: 'secret' }]);
+      const res = await call(url, 'PUT', `/v1.0/extensions/${rec.id}`, { name: 'New', extension: '999', direct: true });
+      expect(res.status).toBe(200);
+      expect(res.json).toMatchObject({ name: 'New', detail: '', password: '', extension: '201' });
+      expect(res.json.tm_update).toMatch(RFC3339_US);
+    });
+
+    it('answers a duplicate active extension number with 500 INTERNAL_ERROR', async () => {
+      sim.seed([{ extension: '202', name: 'A' }]);
+      const res = await call(url, 'POST', '/v1.0/extensions', { extension: '202', name: 'B' });
+      expect(res.status).toBe(500);
+      expect(res.json.error).toMatchObject({ status: 'INTERNAL', reason: 'INTERNAL_ERROR' });
+    });
+
+    it('soft-deletes: 200 twice, GET still 200 with tm_delete, gone from the list, number reusable', async () => {
+      const [rec] = sim.seed([{ extension: '203', name: 'Temp' }]);
+      const first = await call(url, 'DELETE', `/v1.0/extensions/${rec.id}`);
+      expect(first.status).toBe(200);
+      expect(first.json.tm_delete).toMatch(RFC3339_US);
+      const second = await call(url, 'DELETE', `/v1.0/extensions/${rec.id}`);
+      expect(second.status).toBe(200);
+      expect(second.json.tm_delete).toBe(first.json.tm_delete);
+      const got = await call(url, 'GET', `/v1.0/extensions/${rec.id}`);
+      expect(got.status).toBe(200);
+      expect(got.json.tm_delete).toBe(first.json.tm_delete);
+      expect(sim.raw(rec.id)?.tm_delete).toBe(first.json.tm_delete);
+      const list = await call(url, 'GET', '/v1.0/extensions');
+      expect(list.json.result.map((r: { id: string }) => r.id)).not.toContain(rec.id);
+      expect((await call(url, 'POST', '/v1.0/extensions', { extension: '203', name: 'Again' })).status).toBe(200);
+    });
+
+    it('regenerates the direct hash without a body', async () => {
+      const [rec] = sim.seed([{ extension: '204', name: 'Direct' }]);
+      const res = await call(url, 'POST', `/v1.0/extensions/${rec.id}/direct-hash-regenerate`);
+      expect(res.status).toBe(200);
+      expect(res.json.direct_hash).toMatch(/^[0-9a-f]{16}$/);
+      expect(res.json.direct_hash).not.toBe(rec.direct_hash);
+      expect(res.json.tm_update).toMatch(RFC3339_US);
+    });
+
+    it('answers 403 for another customer, 404 for unknown, 400 for a malformed id', async () => {
+      const foreign = sim.seedForeign({ extension: '300', name: 'Not yours' });
+      for (const method of ['GET', 'PUT', 'DELETE']) {
+        const res = await call(url, method, `/v1.0/extensions/${foreign}`, method === 'PUT' ? { name: 'x' } : undefined);
+        expect(res.status).toBe(403);
+        expect(res.json.error).toMatchObject({ status: 'PERMISSION_DENIED', reason: 'PERMISSION_DENIED' });
+      }
+      expect(sim.raw(foreign)?.name).toBe('Not yours');
+      const unknown = await call(url, 'GET', '/v1.0/extensions/00000000-0000-4000-8000-000000000000');
+      expect(unknown.status).toBe(404);
+      expect(unknown.json.error.reason).toBe('EXTENSION_NOT_FOUND');
+      const bad = await call(url, 'GET', '/v1.0/extensions/not-a-uuid');
+      expect(bad.status).toBe(400);
+      expect(bad.json.error).toMatchObject({ status: 'INVALID_ARGUMENT', reason: 'INVALID_ID' });
+    });
+
+    it('echoes a safe X-Request-Id and generates one otherwise', async () => {
+      const echoed = await call(url, 'GET', '/v1.0/extensions/not-a-uuid', undefined, { headers: { 'x-request-id': 'gw-abc.123:4' } });
+      expect(echoed.headers.get('x-request-id')).toBe('gw-abc.123:4');
+      expect(echoed.json.error.request_id).toBe('gw-abc.123:4');
+      const generated = await call(url, 'GET', '/v1.0/extensions', undefined, { headers: { 'x-request-id': 'bad id!' } });
+      expect(generated.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]+$/);
+      expect((await login(url, 'x', 'y')).headers.get('x-request-id')).toMatch(/^req_/);
+    });
+
+    it('records every call', () => {
+      expect(sim.calls.length).toBeGreaterThan(10);
+      expect(sim.calls).toContainEqual({ method: 'POST', path: '/auth/login' });
+    });
+  });
+
+  it('pages 250 extensions newest first: 100, 100, 50, then an empty page with ""', async () => {
+    const paging = await start();
+    paging.sim.seed(Array.from({ length: 250 }, (_, i) => ({ extension: String(1000 + i), name: `E${i}` })));
+    const sizes: number[] = [];
+    const seen: string[] = [];
+    let token = '';
+    for (let i = 0; i < 4; i++) {
+      const res = await call(paging.url, 'GET', `/v1.0/extensions?page_size=100${token ? `&page_token=${encodeURIComponent(token)}` : ''}`);
+      const items = res.json.result as { extension: string; tm_create: string }[];
+      sizes.push(items.length);
+      seen.push(...items.map((r) => r.extension));
+      if (items.length) expect(res.json.next_page_token).toBe(items[items.length - 1].tm_create);
+      else expect(res.json.next_page_token).toBe('');
+      token = res.json.next_page_token;
+    }
+    expect(sizes).toEqual([100, 100, 50, 0]);
+    expect(new Set(seen).size).toBe(250);
+    expect(seen[0]).toBe('1249');
+    expect(seen[249]).toBe('1000');
+    expect((await call(paging.url, 'GET', '/v1.0/extensions?page_size=500')).json.result).toHaveLength(100);
+    expect((await call(paging.url, 'GET', '/v1.0/extensions?page_size=abc')).json.result).toHaveLength(100);
+    expect((await call(paging.url, 'GET', '/v1.0/extensions?page_size=0')).json.result).toHaveLength(1);
+  });
+
+  it('renders seed-era answers in legacy mode', async () => {
+    const legacy = await start({ legacy: true, customerId: '11111111-2222-4333-8444-555555555555' });
+    const rec = (await call(legacy.url, 'POST', '/v1.0/extensions', { extension: '100', name: 'Old' })).json;
+    expect(rec.tm_create).toMatch(LEGACY_TS);
+    expect(rec).toMatchObject({ tm_update: '', tm_delete: '', customer_id: '11111111-2222-4333-8444-555555555555' });
+    expect(rec.domain_name).toBe('11111111-2222-4333-8444-555555555555.registrar.voipbin.net');
+    const page = await call(legacy.url, 'GET', '/v1.0/extensions');
+    expect(page.json.next_page_token).toBe(rec.tm_create);
+  });
+
+  it('rate-limits per customer with 429 RATE_LIMIT_EXCEEDED and Retry-After', async () => {
+    const limited = await start({ rateLimit: { perSecond: 1, burst: 2 } });
+    expect((await call(limited.url, 'GET', '/v1.0/extensions')).status).toBe(200);
+    expect((await call(limited.url, 'GET', '/v1.0/extensions')).status).toBe(200);
+    const res = await call(limited.url, 'GET', '/v1.0/extensions');
+    expect(res.status).toBe(429);
+    expect(res.json.error).toMatchObject({ status: 'RESOURCE_EXHAUSTED', reason: 'RATE_LIMIT_EXCEEDED' });
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,286 @@
+/**
+ * In-process twin of VoIPBIN's extension API (see docs/backends.md, "VoIPBIN"). It follows the real server's
+ * quirks on purpose (PUT replaces all three fields, soft DELETE, duplicate number = 500, 403 for another
+ * customer's id, the paging token on the last page, login failure = bare 400) so the adapter is tested against
+ * them. Pure handler + state; `serveSimulator` from the kit puts it behind HTTP, tests may also call it via nock.
+ */
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { serveSimulator, type RunningSimulator, type SimHandler, type SimRequest, type SimResponse } from '../../src/simulator-kit';
+
+export const DEMO_ACCESSKEY = 'vb_demo_0c5f6a3e9b1d4e7f8a2b';
+export const DEMO_USER = { username: 'demo@example.com', password: 'demo-password-1' };
+
+const DEFAULT_CUSTOMER_ID = '5e4a0680-804e-11ec-8477-2fea5968d85b';
+const FOREIGN_CUSTOMER_ID = 'a7c3e1f0-2b4d-4e6f-8a9b-0c1d2e3f4a5b';
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const STATUS_NAMES: Record<number, string> = {
+  400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL',
+};
+
+export interface VoipbinSimOptions {
+  /** Accepted access keys (default [DEMO_ACCESSKEY]). */
+  accessKeys?: string[];
+  /** Accepted logins (default [DEMO_USER]). */
+  users?: { username: string; password: string }[];
+  /** The main customer's UUID (default a fixed one). */
+  customerId?: string;
+  /** JWT lifetime, default 7 days. */
+  tokenTtlMs?: number;
+  /** Seed-era answers: `2021-02-18 12:42:27.688282` timestamps, "" for unset, `<cid>.registrar.voipbin.net`. */
+  legacy?: boolean;
+  /** Per-customer token bucket; default none. */
+  rateLimit?: { perSecond: number; burst: number };
+}
+
+export interface SimExtensionSeed { extension: string; name: string; detail?: string; password?: string }
+
+type ExtRecord = Record<string, string | null>;
+type Route = 'list' | 'create' | 'get' | 'put' | 'delete' | 'regenerate';
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly reason: string, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+const b64url = (v: string | Buffer) => Buffer.from(v).toString('base64url');
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+export class VoipbinSimulator {
+  readonly calls: { method: string; path: string }[] = [];
+  private readonly records = new Map<string, ExtRecord>();
+  private readonly tokens = new Map<string, { customerId: string; expMs: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly secret = randomBytes(32);
+  private readonly accessKeys: Set<string>;
+  private readonly users: { username: string; password: string }[];
+  private readonly customerId: string;
+  private readonly ttlMs: number;
+  private readonly legacy: boolean;
+  private readonly unset: string | null;
+  private lastUs = 0;
+
+  constructor(private readonly opts: VoipbinSimOptions = {}) {
+    this.accessKeys = new Set(opts.accessKeys ?? [DEMO_ACCESSKEY]);
+    this.users = opts.users ?? [DEMO_USER];
+    this.customerId = opts.customerId ?? DEFAULT_CUSTOMER_ID;
+    this.ttlMs = opts.tokenTtlMs ?? 7 * 24 * 3600 * 1000;
+    this.legacy = opts.legacy ?? false;
+    // Current servers send null for an unset timestamp; seed-era servers sent "".
+    this.unset = this.legacy ? '' : null;
+  }
+
+  readonly handle: SimHandler = (req) => {
+    this.calls.push({ method: req.method, path: req.path });
+    const fromClient = req.headers['x-request-id'];
+    const requestId = fromClient && SAFE_REQUEST_ID.test(fromClient) ? fromClient : `req_${hex(8)}`;
+    try {
+      const res = this.dispatch(req);
+      return { ...res, headers: { ...(res.headers ?? {}), 'X-Request-Id': requestId } };
+    } catch (e) {
+      if (!(e instanceof HttpError)) throw e;
+      const error = { status: STATUS_NAMES[e.status] ?? 'INTERNAL', reason: e.reason, message: e.message, request_id: requestId, details: [] };
+      return { status: e.status, headers: { ...e.headers, 'X-Request-Id': requestId }, body: { error } };
+    }
+  };
+
+  seed(list: SimExtensionSeed[]): Record<string, string>[] {
+    // Current-mode records hold null for unset timestamps despite the declared type (that is what the API renders).
+    return list.map((s) => this.create(this.customerId, { ...s, password: s.password ?? hex(8) }) as Record<string, string>);
+  }
+
+  seedDemo(): void {
+    const names = ['Reception', 'Sales', 'Support', 'Billing', 'Warehouse', 'Conference Room'];
+    this.seed(names.map((name, i) => ({ extension: String(100 + i), name, detail: `${name} desk phone`, password: `demo-${100 + i}-${hex(4)}` })));
+  }
+
+  seedForeign(ext: SimExtensionSeed): string {
+    return this.create(FOREIGN_CUSTOMER_ID, { ...ext, password: ext.password ?? hex(8) }).id as string;
+  }
+
+  revokeTokens(): void {
+    this.tokens.clear();
+  }
+
+  raw(id: string): Record<string, string | null> | undefined {
+    const rec = this.records.get(id);
+    return rec && { ...rec };
+  }
+
+  // ---- routing ---------------------------------------------------------------------------------------------
+
+  private dispatch(req: SimRequest): SimResponse {
+    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
+    if (path === '/auth/login' && req.method === 'POST') return this.login(req.body);
+    const m = /^\/v1\.0\/extensions(?:\/([^/]+)(\/direct-hash-regenerate)?)?$/.exec(path);
+    const route = m && routeOf(req.method, m[1], m[2]);
+    // Like the real (gin) router, an unknown route is answered before any authentication.
+    if (!m || !route) throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`);
+    const customerId = this.authenticate(req);
+    this.throttle(customerId);
+    if (route === 'list') return ok(this.list(customerId, req.query));
+    if (route === 'create') return ok(this.create(customerId, fields(req.body, ['extension', 'name', 'detail', 'password'])));
+    const rec = this.owned(customerId, m[1]);
+    if (route === 'put') {
+      // PUT replaces exactly these three fields; one left out becomes "" (the SIP password too). Other keys
+      // (`direct`, `direct_regenerate`, `extension`) are ignored. A soft-deleted record is updated all the same.
+      Object.assign(rec, fields(req.body, ['name', 'detail', 'password']), { tm_update: this.now() });
+    } else if (route === 'delete') {
+      // Soft delete: the record stays readable (GET answers 200 with tm_delete set); a second DELETE is 200 too.
+      if (!rec.tm_delete) rec.tm_delete = this.now();
+    } else if (route === 'regenerate') {
+      Object.assign(rec, { direct_hash: hex(8), tm_update: this.now() });
+    }
+    return ok({ ...rec });
+  }
+
+  private login(body: unknown): SimResponse {
+    const creds = typeof body === 'string' ? Object.fromEntries(new URLSearchParams(body)) : (body as Record<string, unknown>);
+    const user = creds && typeof creds === 'object'
+      ? this.users.find((u) => u.username === creds.username && u.password === creds.password)
+      : undefined;
+    // Every login failure (bad credentials, missing fields, bad body) is a bare 400 with an empty body.
+    if (!user) return { status: 400 };
+    const nowMs = Date.now();
+    const expMs = nowMs + this.ttlMs;
+    const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+    const payload = b64url(JSON.stringify({
+      customer_id: this.customerId, username: user.username, iat: Math.floor(nowMs / 1000), exp: Math.floor(expMs / 1000), jti: randomUUID(),
+    }));
+    const token = `${header}.${payload}.${b64url(createHmac('sha256', this.secret).update(`${header}.${payload}`).digest())}`;
+    this.tokens.set(token, { customerId: this.customerId, expMs });
+    return { status: 200, body: { username: user.username, token } };
+  }
+
+  /** Access keys only as `?accesskey=` or cookie; JWTs as `?token=`, Bearer, or cookie. A key sent as Bearer is a bad JWT. */
+  private authenticate(req: SimRequest): string {
+    const cookies = parseCookies(req.headers.cookie);
+    const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+    const key = req.query.accesskey ?? cookies.accesskey;
+    const jwt = req.query.token ?? bearer ?? cookies.token;
+    if (key === undefined && jwt === undefined) throw new HttpError(401, 'AUTHENTICATION_REQUIRED', 'authentication is required');
+    if (key !== undefined && this.accessKeys.has(key)) return this.customerId;
+    const session = jwt !== undefined ? this.tokens.get(jwt) : undefined;
+    if (session && session.expMs > Date.now()) return session.customerId;
+    throw new HttpError(401, 'INVALID_CREDENTIALS', 'the credentials are invalid or expired');
+  }
+
+  private throttle(customerId: string): void {
+    const limit = this.opts.rateLimit;
+    if (!limit) return;
+    const now = Date.now();
+    const b = this.buckets.get(customerId) ?? { tokens: limit.burst, at: now };
+    b.tokens = Math.min(limit.burst, b.tokens + ((now - b.at) / 1000) * limit.perSecond);
+    b.at = now;
+    this.buckets.set(customerId, b);
+    if (b.tokens < 1) {
+      const wait = Math.max(1, Math.ceil((1 - b.tokens) / limit.perSecond));
+      throw new HttpError(429, 'RATE_LIMIT_EXCEEDED', 'too many requests', { 'Retry-After': String(wait) });
+    }
+    b.tokens -= 1;
+  }
+
+  // ---- extensions ------------------------------------------------------------------------------------------
+
+  private list(customerId: string, query: Record<string, string>): { result: ExtRecord[]; next_page_token: string } {
+    // page_size: default 100, silently clamped to 1..100; anything not an integer means the default.
+    const asked = /^-?\d+$/.test(query.page_size ?? '') ? Number(query.page_size) : 100;
+    const size = Math.min(100, Math.max(1, asked));
+    const token = query.page_token ?? '';
+    // Newest first. The token is compared as the timestamp string this instance emits (one fixed-width format).
+    const result = [...this.records.values()]
+      .filter((r) => r.customer_id === customerId && !r.tm_delete && (token === '' || (r.tm_create as string) < token))
+      .sort((a, b) => ((a.tm_create as string) < (b.tm_create as string) ? 1 : -1))
+      .slice(0, size)
+      .map((r) => ({ ...r }));
+    // Quirk: the last non-empty page still carries a token; only an empty page answers "".
+    return { result, next_page_token: result.length ? (result[result.length - 1].tm_create as string) : '' };
+  }
+
+  private create(customerId: string, f: Partial<Record<'extension' | 'name' | 'detail' | 'password', string>>): ExtRecord {
+    // No validation at all: missing fields are stored as "". A duplicate active number fails in the database,
+    // which the real server surfaces as a plain 500.
+    const extension = f.extension ?? '';
+    for (const r of this.records.values()) {
+      if (r.customer_id === customerId && !r.tm_delete && r.extension === extension) {
+        throw new HttpError(500, 'INTERNAL_ERROR', 'internal server error');
+      }
+    }
+    const id = randomUUID();
+    const rec: ExtRecord = {
+      id, customer_id: customerId, name: f.name ?? '', detail: f.detail ?? '', extension,
+      domain_name: this.legacy ? `${customerId}.registrar.voipbin.net` : customerId,
+      username: extension, // the server sets username = extension
+      password: f.password ?? '', direct_hash: hex(8),
+      tm_create: this.now(), tm_update: this.unset, tm_delete: this.unset,
+    };
+    this.records.set(id, rec);
+    return { ...rec };
+  }
+
+  /** 400 for a malformed id, 404 for an unknown one, 403 (not 404) for another customer's. Deleted ones are found. */
+  private owned(customerId: string, id: string): ExtRecord {
+    if (!UUID_RE.test(id)) throw new HttpError(400, 'INVALID_ID', `invalid id: ${id}`);
+    const rec = this.records.get(id);
+    if (!rec) throw new HttpError(404, 'EXTENSION_NOT_FOUND', `extension ${id} not found`);
+    if (rec.customer_id !== customerId) throw new HttpError(403, 'PERMISSION_DENIED', 'permission denied');
+    return rec;
+  }
+
+  /** A strictly increasing microsecond clock (a microsecond is added when the clock has not moved), formatted. */
+  private now(): string {
+    const us = Math.max(Date.now() * 1000, this.lastUs + 1);
+    this.lastUs = us;
+    const secs = new Date(Math.floor(us / 1000)).toISOString().slice(0, 19);
+    const frac = String(us % 1_000_000).padStart(6, '0');
+    return this.legacy ? `${secs.replace('T', ' ')}.${frac}` : `${secs}.${frac}Z`;
+  }
+}
+
+function routeOf(method: string, id: string | undefined, suffix: string | undefined): Route | undefined {
+  if (suffix) return method === 'POST' ? 'regenerate' : undefined;
+  if (!id) return method === 'GET' ? 'list' : method === 'POST' ? 'create' : undefined;
+  return ({ GET: 'get', PUT: 'put', DELETE: 'delete' } as Record<string, Route>)[method];
+}
+
+/**
+ * The body's string fields. Like Go's JSON binding: a missing or null field is "", an empty body is {}, but a
+ * body that is not a JSON object or a field of another type is 400 INVALID_ARGUMENT.
+ */
+function fields<K extends string>(body: unknown, keys: K[]): Record<K, string> {
+  const obj = body === undefined ? {} : body;
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw new HttpError(400, 'INVALID_REQUEST_BODY', 'the request body is not a JSON object');
+  }
+  const out = {} as Record<K, string>;
+  for (const k of keys) {
+    const v = (obj as Record<string, unknown>)[k];
+    if (v !== undefined && v !== null && typeof v !== 'string') throw new HttpError(400, 'INVALID_REQUEST_BODY', `${k} must be a string`);
+    out[k] = typeof v === 'string' ? v : '';
+  }
+  return out;
+}
+
+function parseCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i <= 0) continue;
+    const value = part.slice(i + 1).trim();
+    try {
+      out[part.slice(0, i).trim()] = decodeURIComponent(value);
+    } catch {
+      out[part.slice(0, i).trim()] = value;
+    }
+  }
+  return out;
+}
+
+const ok = (body: unknown): SimResponse => ({ status: 200, body });
+
+export async function startVoipbinSimulator(opts?: VoipbinSimOptions, port = 0): Promise<{ sim: VoipbinSimulator; server: RunningSimulator }> {
+  const sim = new VoipbinSimulator(opts);
+  return { sim, server: await serveSimulator(sim.handle, port) };
+}

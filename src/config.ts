@@ -1,0 +1,135 @@
+/**
+ * Configuration: YAML, `${ENV}` interpolation, validation against schemas/config.schema.json and then each
+ * tenant against its adapter's own schema. Every fault is collected and reported at once with its path, so an
+ * operator fixes a file in one pass; a config with any fault is refused whole.
+ */
+import fs from 'node:fs';
+import type { ValidateFunction } from 'ajv';
+import YAML from 'yaml';
+import type { ApiKeyConfig, GatewayConfig, TenantConfig } from '../schemas/types';
+import type { AdapterFactory } from './contract';
+import type { FieldFault } from './errors';
+import { ajv, escapePointer, toFieldFaults, validators } from './schemas';
+
+export type Registry = Readonly<Record<string, AdapterFactory>>;
+
+export interface Config {
+  server: { host: string; port: number; request_budget_ms: number };
+  logging: { level: string };
+  api_keys: ApiKeyConfig[];
+  tenants: Record<string, TenantConfig>;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly faults: FieldFault[],
+  ) {
+    super(`${source}: ${faults.length} fault(s) in the configuration:\n` + faults.map((f) => `  ${f.pointer || '/'}: ${f.detail}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replace `${NAME}` and `${NAME:-default}` in every string value; `$${` stays a literal `${`. */
+export function interpolate(value: unknown, env: NodeJS.ProcessEnv, faults: FieldFault[], pointer = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (match, name: string | undefined, fallback: string | undefined) => {
+      if (match === '$${') return '${';
+      const v = env[name!];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      faults.push({ pointer, detail: `environment variable ${name} is not set` });
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, faults, `${pointer}/${i}`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, faults, `${pointer}/${escapePointer(k)}`)]));
+  }
+  return value;
+}
+
+const adapterValidators = new WeakMap<AdapterFactory, ValidateFunction>();
+function adapterValidator(factory: AdapterFactory): ValidateFunction {
+  let v = adapterValidators.get(factory);
+  if (!v) adapterValidators.set(factory, (v = ajv.compile(factory.configSchema)));
+  return v;
+}
+
+export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; registry: Registry; source?: string }): Config {
+  const source = opts.source ?? 'config';
+  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length) {
+    throw new ConfigError(source, doc.errors.map((e) => ({ pointer: '', detail: `YAML: ${e.message.split('\n')[0]}` })));
+  }
+  const faults: FieldFault[] = [];
+  const raw = interpolate(doc.toJS(), opts.env ?? process.env, faults);
+  if (!validators.config(raw)) faults.push(...toFieldFaults(validators.config.errors));
+  const cfg = (raw ?? {}) as GatewayConfig;
+  const tenants = (cfg.tenants && typeof cfg.tenants === 'object' ? cfg.tenants : {}) as Record<string, TenantConfig>;
+
+  for (const [name, tenant] of Object.entries(tenants)) {
+    if (!tenant || typeof tenant.backend !== 'string') continue; // already reported by the base schema
+    const at = `/tenants/${escapePointer(name)}`;
+    const factory = Object.hasOwn(opts.registry, tenant.backend) ? opts.registry[tenant.backend] : undefined;
+    if (!factory) {
+      faults.push({ pointer: `${at}/backend`, detail: `unknown backend; known: ${Object.keys(opts.registry).join(', ')}` });
+      continue;
+    }
+    if (tenant.simulator && !factory.startSimulator) faults.push({ pointer: `${at}/simulator`, detail: `backend '${tenant.backend}' has no simulator` });
+    const validate = adapterValidator(factory);
+    if (!validate(tenant)) faults.push(...toFieldFaults(validate.errors, at));
+  }
+
+  const keyIds = new Set<string>();
+  const keys = new Set<string>();
+  (Array.isArray(cfg.api_keys) ? cfg.api_keys : []).forEach((k, i) => {
+    if (!k || typeof k !== 'object') return;
+    if (keyIds.has(k.id)) faults.push({ pointer: `/api_keys/${i}/id`, detail: `duplicate key id '${k.id}'` });
+    if (keys.has(k.key)) faults.push({ pointer: `/api_keys/${i}/key`, detail: 'the same key is configured twice' });
+    keyIds.add(k.id);
+    keys.add(k.key);
+    (Array.isArray(k.tenants) ? k.tenants : []).forEach((t, j) => {
+      if (t !== '*' && !Object.hasOwn(tenants, t)) faults.push({ pointer: `/api_keys/${i}/tenants/${j}`, detail: `unknown tenant '${t}'` });
+    });
+  });
+
+  if (faults.length) throw new ConfigError(source, dedupe(faults));
+  return Object.freeze({
+    server: { host: cfg.server?.host ?? '127.0.0.1', port: cfg.server?.port ?? 8080, request_budget_ms: cfg.server?.request_budget_ms ?? 15000 },
+    logging: { level: cfg.logging?.level ?? 'info' },
+    api_keys: cfg.api_keys,
+    tenants,
+  });
+}
+
+export function loadConfigFile(path: string, opts: { env?: NodeJS.ProcessEnv; registry: Registry }): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [{ pointer: '', detail: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})` }]);
+  }
+  return parseConfig(text, { ...opts, source: path });
+}
+
+/** Every credential value in the config, so the logger can scrub them from any line. */
+export function configSecrets(config: Config): string[] {
+  const out: string[] = config.api_keys.map((k) => k.key);
+  const walk = (v: unknown) => {
+    if (typeof v === 'string') out.push(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  for (const t of Object.values(config.tenants)) walk(t.auth);
+  return out;
+}
+
+function dedupe(faults: FieldFault[]): FieldFault[] {
+  const seen = new Set<string>();
+  return faults.filter((f) => {
+    const k = `${f.pointer}\u0000${f.detail}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * The adapter contract: what every backend adapter implements, and what the gateway core may assume.
+ * Modelled on small driver interfaces (unstorage's defineDriver, kysely's Dialect): one factory per backend,
+ * one object per tenant, capability flags that drive the 501 answers and the shared contract suite.
+ */
+import type { Logger } from 'pino';
+import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, TenantConfig } from '../schemas/types';
+import type { BackendHttp } from './backend-http';
+
+export type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, TenantConfig };
+
+/** One window of the backend's own list, starting at `cursor` (null: the start). */
+export interface ListPageRequest {
+  cursor: string | null;
+  /** How many items the gateway would like; the adapter may return fewer (its backend's page limit) or, for an unpaged backend, all of them. */
+  limit: number;
+}
+
+export interface ListPage {
+  /** In the backend's stable order. Re-reading the same cursor must give the same window while the data is unchanged. */
+  items: Extension[];
+  /** Cursor of the window after this one, or null when there is none. May lead to an empty window. */
+  next: string | null;
+}
+
+/** A create as the adapter receives it: the gateway has validated it and always supplies a password. */
+export interface NewExtension {
+  extension?: string;
+  name: string;
+  description?: string | null;
+  password: string;
+}
+
+export interface PbxAdapter {
+  readonly backend: string;
+  readonly capabilities: Capabilities;
+  listExtensions(req: ListPageRequest): Promise<ListPage>;
+  /** Throws NotFoundError when the id does not name a live extension of this tenant. */
+  getExtension(id: string): Promise<Extension>;
+  /** Throws ConflictError when the number is taken: the adapter checks before writing. */
+  createExtension(input: NewExtension): Promise<Extension>;
+  /** Fields left out of the patch keep their values. */
+  updateExtension(id: string, patch: ExtensionPatch): Promise<Extension>;
+  deleteExtension(id: string): Promise<void>;
+  /** Backends with a native batch delete implement this; others get the gateway's one-by-one fallback. */
+  deleteExtensions?(ids: string[]): Promise<BatchDeleteItem[]>;
+  /** Only where capabilities.direct_uri is true. */
+  regenerateDirectHash?(id: string): Promise<Extension>;
+  /** Release timers and sockets. */
+  close?(): Promise<void>;
+}
+
+export interface AdapterContext {
+  /** The gateway tenant name. */
+  tenant: string;
+  /** The tenant's config entry, validated against the adapter's own schema, `base_url` resolved. */
+  config: TenantConfig & { base_url: string };
+  /** An HTTP client bound to the tenant's backend: timeouts, request ids, redacted logging, 429 handling. */
+  http: BackendHttp;
+  logger: Logger;
+}
+
+/** A running simulator of the backend, as the demo and the tests start it. */
+export interface SimulatedBackend {
+  /** The base_url a tenant uses to reach it. */
+  baseUrl: string;
+  /** Credentials that the simulator accepts, in the shape of the tenant's `auth` config. */
+  auth: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export interface AdapterFactory {
+  readonly backend: string;
+  /** JSON Schema of one tenant entry for this backend (backend, base_url, auth, and any own settings). */
+  readonly configSchema: object;
+  /** Fixed per backend; the adapter instance reports the same object. */
+  readonly capabilities: Capabilities;
+  create(ctx: AdapterContext): PbxAdapter;
+  /** Start the backend's in-process simulator, seeded for the demo. */
+  startSimulator?(): Promise<SimulatedBackend>;
+}
+
+export function defineAdapter(factory: AdapterFactory): AdapterFactory {
+  return factory;
+}

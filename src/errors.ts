@@ -1,0 +1,164 @@
+/**
+ * The gateway's one error family. Adapters and the core throw these; src/http/problems.ts is the one place
+ * that turns them into HTTP answers. Messages (`detail`) are written for the API caller: they never carry a
+ * backend's raw body or a secret. The original error is kept as `cause` for logs, never for answers.
+ */
+
+export interface FieldFault {
+  /** RFC 6901 pointer into the request body, or `/query/<name>`. */
+  pointer: string;
+  detail: string;
+}
+
+export abstract class GatewayError extends Error {
+  abstract readonly status: number;
+  /** Problem type slug: `/problems/<slug>`. */
+  abstract readonly slug: string;
+  /** Fixed per type (RFC 9457 `title`). */
+  abstract readonly title: string;
+  /** Extra problem members (snake_case), e.g. `backend`, `capability`. */
+  readonly extra: Record<string, unknown> = {};
+
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(detail, options);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends GatewayError {
+  readonly status = 400;
+  readonly slug = 'validation';
+  readonly title = 'The request is not valid';
+  constructor(
+    readonly errors: FieldFault[],
+    detail = 'The request has invalid fields; see errors.',
+  ) {
+    super(detail);
+  }
+}
+
+export class MalformedRequestError extends GatewayError {
+  readonly status = 400;
+  readonly slug = 'malformed-request';
+  readonly title = 'The request body could not be read';
+}
+
+export class UnauthenticatedError extends GatewayError {
+  readonly status = 401;
+  readonly slug = 'unauthenticated';
+  readonly title = 'Authentication required';
+}
+
+export class ForbiddenError extends GatewayError {
+  readonly status = 403;
+  readonly slug = 'forbidden';
+  readonly title = 'Not allowed for this API key';
+}
+
+export class NotFoundError extends GatewayError {
+  readonly status = 404;
+  readonly slug = 'not-found';
+  readonly title = 'Not found';
+}
+
+export class ConflictError extends GatewayError {
+  readonly status = 409;
+  readonly slug = 'conflict';
+  readonly title = 'Conflict with the current state';
+  constructor(
+    detail: string,
+    readonly errors: FieldFault[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super(detail, options);
+  }
+}
+
+/** A field the tenant's backend cannot store, or a value it refused: nothing is dropped silently. */
+export class UnprocessableError extends GatewayError {
+  readonly status = 422;
+  readonly slug = 'unprocessable';
+  readonly title = 'The backend cannot store this request';
+  constructor(
+    detail: string,
+    readonly errors: FieldFault[],
+    options?: { cause?: unknown },
+  ) {
+    super(detail, options);
+  }
+}
+
+export class PayloadTooLargeError extends GatewayError {
+  readonly status = 413;
+  readonly slug = 'payload-too-large';
+  readonly title = 'The request body is too large';
+}
+
+export class UnsupportedError extends GatewayError {
+  readonly status = 501;
+  readonly slug = 'unsupported';
+  readonly title = "The tenant's backend does not support this operation";
+  constructor(backend: string, capability: string) {
+    super(`Backend '${backend}' does not support '${capability}'.`);
+    Object.assign(this.extra, { backend, capability });
+  }
+}
+
+/** The backend refused the gateway's own credentials (after a fresh login, where it has logins). */
+export class BackendAuthFailedError extends GatewayError {
+  readonly status = 502;
+  readonly slug = 'backend-auth-failed';
+  readonly title = "The backend refused the gateway's credentials";
+  constructor(backend: string, detail: string, options?: { cause?: unknown }) {
+    super(detail, options);
+    this.extra.backend = backend;
+  }
+}
+
+/** The backend answered 5xx, reset the connection, or sent something unreadable. */
+export class BackendUnavailableError extends GatewayError {
+  readonly status = 502;
+  readonly slug = 'backend-unavailable';
+  readonly title = 'The backend failed';
+  constructor(backend: string, detail: string, options?: { cause?: unknown }) {
+    super(detail, options);
+    this.extra.backend = backend;
+  }
+}
+
+export class BackendTimeoutError extends GatewayError {
+  readonly status = 504;
+  readonly slug = 'backend-timeout';
+  readonly title = 'The backend did not answer in time';
+  constructor(backend: string, detail: string, options?: { cause?: unknown }) {
+    super(detail, options);
+    this.extra.backend = backend;
+  }
+}
+
+/** The backend is rate limiting us and its wait does not fit this request's time budget. */
+export class RateLimitedError extends GatewayError {
+  readonly status = 503;
+  readonly slug = 'rate-limited';
+  readonly title = 'The backend is rate limiting requests';
+  constructor(
+    backend: string,
+    readonly retryAfterSeconds: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`Backend '${backend}' asked to wait ${retryAfterSeconds} s before retrying.`, options);
+    Object.assign(this.extra, { backend, retry_after: retryAfterSeconds });
+  }
+}
+
+/** Anything that is not a GatewayError becomes this at the edge: the caller learns nothing of the internals. */
+export class InternalError extends GatewayError {
+  readonly status = 500;
+  readonly slug = 'internal';
+  readonly title = 'Internal error';
+}
+
+export function asGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new InternalError('The gateway failed to handle this request.', { cause: err });
+}

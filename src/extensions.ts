@@ -1,0 +1,116 @@
+/**
+ * The unified extension operations on one tenant: capability checks (501 and 422 decided from the adapter's
+ * flags, in one place), password generation, output shaping, and the one-by-one batch delete for backends
+ * without a native one. Routes parse and validate; this file decides; adapters talk to backends.
+ */
+import { randomInt } from 'node:crypto';
+import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter } from './contract';
+import { asGatewayError, NotFoundError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
+import type { ExtensionCreate } from '../schemas/types';
+
+export interface Tenant {
+  name: string;
+  backend: string;
+  adapter: PbxAdapter;
+}
+
+type ExtensionOp = keyof Capabilities['extensions'];
+type Feature = Exclude<keyof Capabilities, 'extensions' | 'writable_fields'>;
+
+export function requireOp(tenant: Tenant, op: ExtensionOp): void {
+  if (!tenant.adapter.capabilities.extensions[op]) throw new UnsupportedError(tenant.backend, `extensions.${op}`);
+}
+
+export function requireFeature(tenant: Tenant, feature: Feature): void {
+  if (!tenant.adapter.capabilities[feature]) throw new UnsupportedError(tenant.backend, feature);
+}
+
+/** Every field of a write that this backend cannot store is a 422 with its pointer: nothing is dropped silently. */
+function requireWritable(tenant: Tenant, body: object): void {
+  const writable = new Set<string>(tenant.adapter.capabilities.writable_fields);
+  const faults: FieldFault[] = Object.keys(body)
+    .filter((field) => !writable.has(field))
+    .map((field) => ({ pointer: `/${field}`, detail: `backend '${tenant.backend}' cannot store this field` }));
+  if (faults.length) throw new UnprocessableError(`Backend '${tenant.backend}' cannot store some fields of this request.`, faults);
+}
+
+const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+
+/** A strong SIP secret: 24 characters from a 57-letter alphabet without look-alikes, about 140 bits. */
+export function generateSipPassword(length = 24): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)];
+  return out;
+}
+
+export interface OutputOptions {
+  includePassword?: boolean;
+  full?: boolean;
+}
+
+/** Drop what the caller did not ask for: the password unless asked, the vendor fields unless view=full. */
+export function shape(ext: Extension, opts: OutputOptions): Extension {
+  const { password, vendor, ...rest } = ext;
+  const out: Extension = { ...rest };
+  if (opts.includePassword && password !== undefined) out.password = password;
+  if (opts.full && vendor !== undefined) out.vendor = vendor;
+  return out;
+}
+
+export async function createExtension(tenant: Tenant, body: ExtensionCreate): Promise<Extension> {
+  requireOp(tenant, 'create');
+  if (body.extension === undefined) requireOp(tenant, 'auto_number');
+  // A generated password is the gateway's own choice, so only what the caller sent must be storable.
+  requireWritable(tenant, body);
+  const password = body.password ?? generateSipPassword();
+  const created = await tenant.adapter.createExtension({ ...body, password });
+  return { ...created, password: created.password ?? password };
+}
+
+export async function updateExtension(tenant: Tenant, id: string, patch: ExtensionPatch): Promise<Extension> {
+  requireOp(tenant, 'update');
+  requireWritable(tenant, patch);
+  return tenant.adapter.updateExtension(id, patch);
+}
+
+export async function deleteExtension(tenant: Tenant, id: string): Promise<void> {
+  requireOp(tenant, 'delete');
+  await tenant.adapter.deleteExtension(id);
+}
+
+/** One result per id, in the order given, whatever happens to each; duplicates in `ids` are answered once each. */
+export async function deleteExtensions(tenant: Tenant, ids: string[], concurrency = 4): Promise<BatchDeleteItem[]> {
+  requireOp(tenant, 'batch_delete');
+  if (tenant.adapter.deleteExtensions) return tenant.adapter.deleteExtensions(ids);
+  const results: BatchDeleteItem[] = new Array(ids.length);
+  const done = new Map<string, Promise<BatchDeleteItem>>();
+  const deleteOne = (id: string) =>
+    tenant.adapter.deleteExtension(id).then(
+      (): BatchDeleteItem => ({ id, status: 'deleted' }),
+      (err): BatchDeleteItem => batchFailure(id, err),
+    );
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const i = next++;
+      const id = ids[i];
+      // The same id twice: the second is answered from the first's outcome, not sent again.
+      if (!done.has(id)) done.set(id, deleteOne(id));
+      results[i] = await done.get(id)!;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
+  return results;
+}
+
+export function batchFailure(id: string, err: unknown): BatchDeleteItem {
+  if (err instanceof NotFoundError) return { id, status: 'not_found' };
+  const e = asGatewayError(err);
+  return { id, status: 'failed', error: { type: `/problems/${e.slug}`, title: e.title, status: e.status, detail: e.message } };
+}
+
+export async function regenerateDirectHash(tenant: Tenant, id: string): Promise<Extension> {
+  requireFeature(tenant, 'direct_uri');
+  if (!tenant.adapter.regenerateDirectHash) throw new UnsupportedError(tenant.backend, 'direct_uri');
+  return tenant.adapter.regenerateDirectHash(id);
+}

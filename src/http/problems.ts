@@ -1,0 +1,39 @@
+/**
+ * The one place where errors become HTTP answers: RFC 9457 problems, `application/problem+json`.
+ * Only what the GatewayError says for the caller is sent; causes (backend bodies, stack traces) go to the log.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { asGatewayError, ConflictError, GatewayError, MalformedRequestError, PayloadTooLargeError, RateLimitedError, UnprocessableError, ValidationError } from '../errors';
+import type { Problem } from '../../schemas/types';
+
+export function toProblem(err: GatewayError, requestId?: string): Problem {
+  const problem: Problem = { type: `/problems/${err.slug}`, title: err.title, status: err.status, detail: err.message };
+  if (requestId) problem.instance = requestId;
+  if ((err instanceof ValidationError || err instanceof UnprocessableError || err instanceof ConflictError) && err.errors.length) {
+    problem.errors = err.errors;
+  }
+  return { ...problem, ...err.extra };
+}
+
+export function sendProblem(res: Response, err: GatewayError): void {
+  if (err instanceof RateLimitedError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+  res.status(err.status).type('application/problem+json').send(JSON.stringify(toProblem(err, res.locals.requestId as string | undefined)));
+}
+
+/** body-parser's own errors (bad JSON, too large) arrive as plain errors with a `type`. */
+function fromBodyParser(err: unknown): GatewayError | undefined {
+  const type = (err as { type?: unknown })?.type;
+  if (type === 'entity.parse.failed') return new MalformedRequestError('The request body is not valid JSON.');
+  if (type === 'entity.too.large') return new PayloadTooLargeError('The request body is larger than the gateway accepts.');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new MalformedRequestError('The request body encoding is not supported.');
+  return undefined;
+}
+
+export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+  const gatewayError = fromBodyParser(err) ?? asGatewayError(err);
+  const log = req.log;
+  if (gatewayError.status >= 500) log?.error({ err, problem: gatewayError.slug }, 'request failed');
+  else log?.info({ problem: gatewayError.slug, status: gatewayError.status }, 'request refused');
+  if (res.headersSent) return void res.end();
+  sendProblem(res, gatewayError);
+}

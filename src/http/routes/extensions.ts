@@ -1,0 +1,91 @@
+import { Router, type Request } from 'express';
+import type { BatchDeleteQuery, ExtensionCreate, ExtensionPatch, GetExtensionQuery, ListExtensionsQuery } from '../../../schemas/types';
+import { NotFoundError, ValidationError } from '../../errors';
+import * as ops from '../../extensions';
+import type { Tenant } from '../../extensions';
+import { readPage } from '../../paging';
+import { check, validators } from '../../schemas';
+import { tenantFrom } from './tenants';
+
+/** Ids are checked before any backend call: nothing outside the extension path it names can reach a backend. */
+const SAFE_ID = /^(?!\.{1,2}$)[A-Za-z0-9._:@+-]{1,128}$/;
+const MAX_BATCH = 500;
+
+function idFrom(req: Request): string {
+  const id = String(req.params.id);
+  if (!SAFE_ID.test(id)) throw new NotFoundError('No extension has this id.');
+  return id;
+}
+
+function body<T>(req: Request, validate: typeof validators.extensionCreate): T {
+  return check<T>(validate, req.body ?? {});
+}
+
+export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
+  const router = Router();
+  const base = '/v1/tenants/:tenant/extensions';
+  const location = (t: Tenant, id: string) => `/v1/tenants/${encodeURIComponent(t.name)}/extensions/${encodeURIComponent(id)}`;
+
+  router.get(base, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    const q = check<ListExtensionsQuery>(validators.query.listExtensions, { ...req.query }, '/query');
+    ops.requireOp(tenant, 'list');
+    const page = await readPage(tenant.adapter, tenant.name, q.page_size ?? 50, q.page_token);
+    const opts = { includePassword: q.include === 'password', full: q.view === 'full' };
+    res.json({ items: page.items.map((e) => ops.shape(e, opts)), next_page_token: page.next_page_token });
+  });
+
+  router.post(base, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    const created = await ops.createExtension(tenant, body<ExtensionCreate>(req, validators.extensionCreate));
+    // The one answer that carries the password unasked: the caller has no other way to learn a generated one.
+    res.status(201).location(location(tenant, created.id)).json(ops.shape(created, { includePassword: true }));
+  });
+
+  router.delete(base, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    const q = check<BatchDeleteQuery>(validators.query.batchDelete, { ...req.query }, '/query');
+    const ids = q.ids.split(',').map((s) => s.trim());
+    const bad = ids.findIndex((id) => id === '');
+    if (bad >= 0) throw new ValidationError([{ pointer: '/query/ids', detail: `id number ${bad + 1} is empty` }]);
+    if (ids.length > MAX_BATCH) throw new ValidationError([{ pointer: '/query/ids', detail: `at most ${MAX_BATCH} ids per call` }]);
+    const valid = ids.filter((id) => SAFE_ID.test(id));
+    const results = new Map((await ops.deleteExtensions(tenant, [...new Set(valid)])).map((r) => [r.id, r]));
+    // One result per id given, in order; an id that cannot exist is not sent to the backend at all.
+    res.json({ results: ids.map((id) => results.get(id) ?? { id, status: 'not_found' as const }) });
+  });
+
+  router.get(`${base}/:id`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    const q = check<GetExtensionQuery>(validators.query.getExtension, { ...req.query }, '/query');
+    const id = idFrom(req);
+    ops.requireOp(tenant, 'get');
+    const ext = await tenant.adapter.getExtension(id);
+    res.json(ops.shape(ext, { includePassword: q.include === 'password', full: q.view === 'full' }));
+  });
+
+  router.patch(`${base}/:id`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    const patch = body<ExtensionPatch>(req, validators.extensionPatch);
+    const updated = await ops.updateExtension(tenant, idFrom(req), patch);
+    res.json(ops.shape(updated, {}));
+  });
+
+  router.delete(`${base}/:id`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    await ops.deleteExtension(tenant, idFrom(req));
+    res.status(204).end();
+  });
+
+  router.post(`${base}/:id/direct-hash/regenerate`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    const ext = await ops.regenerateDirectHash(tenant, idFrom(req));
+    res.json(ops.shape(ext, {}));
+  });
+
+  return router;
+}

@@ -1,0 +1,88 @@
+/**
+ * The root logger. Secrets are kept out in three layers, because one is never enough:
+ *  1. pino `redact` removes secret-named fields (password, secret, token, app_key...) at any usual depth;
+ *  2. URLs are logged through `redactUrl`, which blanks credential query parameters (`?token=`, `?accesskey=`);
+ *  3. a last scrub of each finished line replaces every secret value the gateway knows of (from its config:
+ *     API keys, backend credentials) and any credential-looking query parameter that slipped through.
+ */
+import pino, { type Logger, type DestinationStream } from 'pino';
+
+const SECRET_KEYS = [
+  'password',
+  'secret',
+  'token',
+  'access_token',
+  'refresh_token',
+  'accesskey',
+  'app_key',
+  'app-key',
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'key',
+];
+
+function redactPaths(): string[] {
+  const paths: string[] = [];
+  for (const k of SECRET_KEYS) {
+    const p = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
+    const join = (prefix: string) => (p.startsWith('[') ? `${prefix}${p}` : `${prefix}.${p}`);
+    paths.push(p, join('*'), join('*.*'), join('*.*.*'));
+  }
+  return paths;
+}
+
+const QUERY_SECRET = /([?&](?:token|accesskey|access_token|refresh_token|app_key|app-key|key|password|secret)=)[^&#\s"]*/gi;
+
+/** Blank the values of credential query parameters in a URL (or any text holding one). */
+export function redactUrl(url: string): string {
+  return url.replace(QUERY_SECRET, '$1[REDACTED]');
+}
+
+const knownSecrets = new Set<string>();
+let secretPattern: RegExp | null = null;
+
+/** Tell the logger about a secret value (from config) that must never appear in a line, whatever the field. */
+export function registerSecret(value: unknown): void {
+  if (typeof value !== 'string' || value.length < 4 || knownSecrets.has(value)) return;
+  knownSecrets.add(value);
+  const escaped = [...knownSecrets]
+    .sort((a, b) => b.length - a.length)
+    .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  secretPattern = new RegExp(escaped.join('|'), 'g');
+}
+
+export function scrub(line: string): string {
+  let out = line.replace(QUERY_SECRET, '$1[REDACTED]');
+  if (secretPattern) out = out.replace(secretPattern, '[REDACTED]');
+  return out;
+}
+
+/** Errors are logged by name, code and message only: a raw axios error carries request headers and URLs. */
+function errSerializer(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const out: Record<string, unknown> = { type: err.name, message: redactUrl(err.message) };
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') out.code = code;
+  if (err.cause !== undefined && err.cause !== err) out.cause = errSerializer(err.cause);
+  return out;
+}
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where lines go (tests capture them); default stdout. */
+  destination?: DestinationStream;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      level: opts.level ?? 'info',
+      base: { service: 'pbx-gateway' },
+      redact: { paths: redactPaths(), censor: '[REDACTED]' },
+      serializers: { err: errSerializer },
+      hooks: { streamWrite: scrub },
+    },
+    opts.destination ?? pino.destination({ sync: false }),
+  );
+}

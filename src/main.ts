@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/**
+ * Entry point. With `--config <file>` (or PBX_GATEWAY_CONFIG) the gateway serves that file's tenants; with
+ * neither it serves the embedded demo (config/demo.yaml), whose tenants run on in-process simulators.
+ */
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { registry } from '../adapters';
+import { ConfigError, configSecrets, loadConfigFile, type Config, type Registry } from './config';
+import type { SimulatedBackend } from './contract';
+import { createApp } from './http/app';
+import { createLogger, registerSecret } from './log';
+import { buildTenants } from './tenants';
+
+export function projectRoot(from = __dirname): string {
+  let dir = from;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) return from;
+    dir = up;
+  }
+  return dir;
+}
+
+export function configPathFrom(argv: string[], env: NodeJS.ProcessEnv): { path: string; demo: boolean } {
+  const i = argv.indexOf('--config');
+  const given = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length);
+  const file = given ?? env.PBX_GATEWAY_CONFIG;
+  if (file) return { path: path.resolve(file), demo: false };
+  return { path: path.join(projectRoot(), 'config', 'demo.yaml'), demo: true };
+}
+
+/** Start the simulators of tenants that ask for one (the demo), and say where each tenant should point. */
+export async function startSimulators(config: Config, reg: Registry) {
+  const running: SimulatedBackend[] = [];
+  const resolved: Record<string, { base_url: string; auth: Record<string, unknown> }> = {};
+  for (const [name, tenant] of Object.entries(config.tenants)) {
+    if (!tenant.simulator) continue;
+    const sim = await reg[tenant.backend].startSimulator!();
+    running.push(sim);
+    resolved[name] = { base_url: sim.baseUrl, auth: sim.auth };
+  }
+  return { running, resolved };
+}
+
+export interface RunningGateway {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: Config, reg: Registry = registry, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+  const logger = createLogger({ level: config.logging.level });
+  configSecrets(config).forEach(registerSecret);
+  const { running, resolved } = await startSimulators(config, reg);
+  Object.values(resolved).forEach((r) => Object.values(r.auth).forEach(registerSecret));
+  const tenants = buildTenants(config, reg, logger, { resolved });
+  const app = createApp({ tenants, apiKeys: config.api_keys, logger, requestBudgetMs: config.server.request_budget_ms });
+  const port = env.PORT !== undefined ? Number(env.PORT) : config.server.port;
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, config.server.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const url = `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${actualPort}`;
+  logger.info({ url, tenants: [...tenants.keys()] }, 'pbx-gateway listening');
+  return {
+    server,
+    url,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
+      await Promise.all(running.map((s) => s.close()));
+      logger.flush();
+    },
+  };
+}
+
+function demoBanner(config: Config, url: string): string {
+  const key = config.api_keys[0].key;
+  const tenant = Object.keys(config.tenants)[0];
+  return [
+    '',
+    'pbx-gateway is running the embedded demo: every tenant is an in-process simulator.',
+    `  URL:      ${url}`,
+    `  API key:  ${key}`,
+    `  Tenants:  ${Object.keys(config.tenants).join(', ')}`,
+    '',
+    'Try:',
+    `  curl -s -H 'Authorization: Bearer ${key}' ${url}/v1/tenants/${tenant}/extensions`,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { path: file, demo } = configPathFrom(process.argv.slice(2), process.env);
+  let config: Config;
+  try {
+    config = loadConfigFile(file, { registry });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      process.exit(2);
+    }
+    throw err;
+  }
+  const gateway = await startGateway(config);
+  if (demo) process.stdout.write(demoBanner(config, gateway.url) + '\n');
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    process.stderr.write(`${signal}: shutting down\n`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    gateway.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`pbx-gateway failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * One Ajv setup for the whole gateway: validators are compiled once at load, and their faults are turned into
+ * RFC 6901 pointers. Bodies are validated strictly (no coercion); query strings are coerced, since every query
+ * value arrives as a string.
+ */
+import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import batchDeleteResultSchema from '../schemas/batch-delete-result.schema.json';
+import configSchema from '../schemas/config.schema.json';
+import extensionCreateSchema from '../schemas/extension-create.schema.json';
+import extensionPatchSchema from '../schemas/extension-patch.schema.json';
+import extensionSchema from '../schemas/extension.schema.json';
+import problemSchema from '../schemas/problem.schema.json';
+import queriesSchema from '../schemas/queries.schema.json';
+import tenantSchema from '../schemas/tenant.schema.json';
+import type { FieldFault } from './errors';
+import { ValidationError } from './errors';
+
+function makeAjv(coerce: boolean): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, coerceTypes: coerce, useDefaults: coerce, allowUnionTypes: true });
+  addFormats(ajv);
+  return ajv;
+}
+
+/** For bodies, answers, config: exact types. */
+export const ajv = makeAjv(false);
+/** For query strings only. */
+const queryAjv = makeAjv(true);
+
+for (const s of [extensionSchema, extensionCreateSchema, extensionPatchSchema, problemSchema, tenantSchema, batchDeleteResultSchema, configSchema]) {
+  ajv.addSchema(s);
+}
+queryAjv.addSchema(queriesSchema);
+
+const byId = (schema: { $id: string }) => ajv.getSchema(schema.$id) as ValidateFunction;
+const query = (name: string) => queryAjv.getSchema(`${queriesSchema.$id}#/$defs/${name}`) as ValidateFunction;
+
+export const validators = {
+  extension: byId(extensionSchema),
+  extensionCreate: byId(extensionCreateSchema),
+  extensionPatch: byId(extensionPatchSchema),
+  problem: byId(problemSchema),
+  tenant: byId(tenantSchema),
+  batchDeleteResult: byId(batchDeleteResultSchema),
+  config: byId(configSchema),
+  query: {
+    listExtensions: query('listExtensions'),
+    getExtension: query('getExtension'),
+    batchDelete: query('batchDelete'),
+    none: query('none'),
+  },
+};
+
+/** Ajv faults as pointers: a missing or unknown property points at that property, not at its parent. */
+export function toFieldFaults(errors: ErrorObject[] | null | undefined, prefix = ''): FieldFault[] {
+  const faults: FieldFault[] = [];
+  for (const e of errors ?? []) {
+    let pointer = e.instancePath;
+    let detail = e.message ?? 'is invalid';
+    if (e.keyword === 'required') {
+      pointer += '/' + escapePointer(String(e.params.missingProperty));
+      detail = 'is required';
+    } else if (e.keyword === 'additionalProperties') {
+      pointer += '/' + escapePointer(String(e.params.additionalProperty));
+      detail = 'is not a known field';
+    } else if (e.keyword === 'enum') {
+      detail = `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    } else if (e.keyword === 'if') {
+      continue; // the failing `then` branch is reported on its own
+    }
+    faults.push({ pointer: prefix + pointer, detail });
+  }
+  return faults;
+}
+
+export function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Validate (and, for queries, coerce in place) or throw a ValidationError with every fault. */
+export function check<T>(validate: ValidateFunction, data: unknown, prefix = ''): T {
+  if (!validate(data)) throw new ValidationError(toFieldFaults(validate.errors, prefix));
+  return data as T;
+}
