@@ -17,7 +17,7 @@ import type { FieldFault } from './errors';
 import { ValidationError } from './errors';
 
 function makeAjv(coerce: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, coerceTypes: coerce, useDefaults: coerce, allowUnionTypes: true });
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictRequired: false, coerceTypes: coerce, useDefaults: coerce, allowUnionTypes: true });
   addFormats(ajv);
   return ajv;
 }
@@ -54,7 +54,16 @@ export const validators = {
 /** Ajv faults as pointers: a missing or unknown property points at that property, not at its parent. */
 export function toFieldFaults(errors: ErrorObject[] | null | undefined, prefix = ''): FieldFault[] {
   const faults: FieldFault[] = [];
+  // The faults inside each branch of a failed oneOf/anyOf are noise: one line per alternative tried. Report the
+  // alternation once, with the schema's own description of what it accepts.
+  const alternations = (errors ?? []).filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => e.schemaPath + '/');
   for (const e of errors ?? []) {
+    if (alternations.some((p) => e.schemaPath.startsWith(p))) continue;
+    if (e.keyword === 'oneOf' || e.keyword === 'anyOf') {
+      const described = (e.parentSchema as { description?: string } | undefined)?.description;
+      faults.push({ pointer: prefix + e.instancePath, detail: described ? `must be ${described}` : 'does not match any accepted form' });
+      continue;
+    }
     let pointer = e.instancePath;
     let detail = e.message ?? 'is invalid';
     if (e.keyword === 'required') {

@@ -1,0 +1,95 @@
+import { mergedPutBody, parseTimestamp, registrarDomain, toCanonical, type VoipbinExtension } from './map';
+
+describe('parseTimestamp: VoIPBIN three timestamp styles', () => {
+  it.each([
+    ['2026-01-15T09:30:00.123456Z', '2026-01-15T09:30:00.123Z'],
+    ['2026-01-15T09:30:00Z', '2026-01-15T09:30:00.000Z'],
+    ['2026-01-15T11:30:00.5+02:00', '2026-01-15T09:30:00.500Z'],
+    ['2021-02-18 12:42:27.688282', '2021-02-18T12:42:27.688Z'],
+    ['2021-02-18 12:42:27', '2021-02-18T12:42:27.000Z'],
+    ['', null],
+    [null, null],
+    [undefined, null],
+    ['9999-01-01 00:00:00.000000', null],
+    ['not a date', null],
+    ['2021-13-45 99:99:99', null],
+  ])('%p -> %p', (input, expected) => {
+    expect(parseTimestamp(input)).toBe(expected);
+  });
+});
+
+describe('registrarDomain', () => {
+  const cid = '5e4a0680-804e-11ec-8477-2fea5968d85b';
+  it('builds <customer>.registrar.voipbin.net from a UUID domain_name (current servers)', () => {
+    expect(registrarDomain({ id: 'x', domain_name: cid })).toBe(`${cid}.registrar.voipbin.net`);
+  });
+  it('keeps an FQDN domain_name (the seeds)', () => {
+    expect(registrarDomain({ id: 'x', domain_name: `${cid}.registrar.voipbin.net` })).toBe(`${cid}.registrar.voipbin.net`);
+  });
+  it('falls back to customer_id, then null', () => {
+    expect(registrarDomain({ id: 'x', customer_id: cid })).toBe(`${cid}.registrar.voipbin.net`);
+    expect(registrarDomain({ id: 'x' })).toBeNull();
+  });
+});
+
+describe('toCanonical', () => {
+  // The seed's own example of an extension (older server).
+  const seed: VoipbinExtension = {
+    id: 'e1491290-c61c-4349-a7ff-5890c796b61b',
+    customer_id: '5e4a0680-804e-11ec-8477-2fea5968d85b',
+    name: 'test domain',
+    detail: 'test domain creation',
+    extension: 'test12',
+    domain_name: '5e4a0680-804e-11ec-8477-2fea5968d85b.registrar.voipbin.net',
+    username: 'test12',
+    password: '27a4d0f2-757c-11eb-bc8f-4f045857b89c',
+    direct_hash: '',
+    tm_create: '2021-03-21 11:24:26.485161',
+    tm_update: '',
+    tm_delete: '',
+  };
+
+  it('maps the seed payload', () => {
+    const ext = toCanonical(seed, 'acme');
+    expect(ext).toEqual({
+      id: seed.id,
+      tenant: 'acme',
+      backend: 'voipbin',
+      extension: 'test12',
+      name: 'test domain',
+      description: 'test domain creation',
+      username: 'test12',
+      password: seed.password,
+      domain: '5e4a0680-804e-11ec-8477-2fea5968d85b.registrar.voipbin.net',
+      direct_uri: null,
+      created_at: '2021-03-21T11:24:26.485Z',
+      updated_at: null,
+      vendor: expect.any(Object),
+    });
+    expect(ext.vendor).not.toHaveProperty('password');
+    expect(ext.vendor).toMatchObject({ customer_id: seed.customer_id, direct_hash: '' });
+  });
+
+  it('maps a current payload: null timestamps, direct hash, empty detail', () => {
+    const ext = toCanonical({ ...seed, detail: '', direct_hash: 'f7e8d9c0b1a2', tm_update: null, tm_delete: null, tm_create: '2026-01-15T09:30:00.123456Z' }, 't');
+    expect(ext.direct_uri).toBe('sip:direct.f7e8d9c0b1a2@sip.voipbin.net');
+    expect(ext.description).toBeNull();
+    expect(ext.created_at).toBe('2026-01-15T09:30:00.123Z');
+  });
+
+  it('takes username from extension when the server leaves it out (seed-era list answers)', () => {
+    const { username: _u, ...noUser } = seed;
+    expect(toCanonical(noUser, 't').username).toBe('test12');
+  });
+});
+
+describe('mergedPutBody: PUT replaces all three fields', () => {
+  const current: VoipbinExtension = { id: 'x', name: 'Old', detail: 'Old detail', password: 'Old-Pass-1' };
+  it('keeps what the patch leaves out', () => {
+    expect(mergedPutBody(current, { name: 'New' })).toEqual({ name: 'New', detail: 'Old detail', password: 'Old-Pass-1' });
+    expect(mergedPutBody(current, { password: 'New-Pass-2' })).toEqual({ name: 'Old', detail: 'Old detail', password: 'New-Pass-2' });
+  });
+  it('clears the description on null', () => {
+    expect(mergedPutBody(current, { description: null })).toEqual({ name: 'Old', detail: '', password: 'Old-Pass-1' });
+  });
+});

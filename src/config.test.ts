@@ -1,0 +1,95 @@
+import { registry } from '../adapters';
+import { ConfigError, configSecrets, interpolate, parseConfig } from './config';
+
+const parse = (yaml: string, env: NodeJS.ProcessEnv = {}) => parseConfig(yaml, { registry, env, source: 'test.yaml' });
+const faultsOf = (yaml: string, env: NodeJS.ProcessEnv = {}) => {
+  try {
+    parse(yaml, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.faults;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+const good = `
+server: { host: 127.0.0.1, port: 9090 }
+api_keys:
+  - { id: ops, key: "\${OPS_API_KEY}", tenants: ["*"] }
+  - { id: acme-portal, key: "\${ACME_KEY:-acme-portal-default-key}", tenants: [acme] }
+tenants:
+  acme:
+    backend: voipbin
+    base_url: https://api.voipbin.net/v1.0
+    auth: { accesskey: "\${VOIPBIN_ACCESSKEY}" }
+`;
+
+describe('config', () => {
+  it('loads the issue example with env interpolation and defaults', () => {
+    const cfg = parse(good, { OPS_API_KEY: 'ops-secret-key-0123456', VOIPBIN_ACCESSKEY: 'vb_abc' });
+    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 9090, request_budget_ms: 15000 });
+    expect(cfg.api_keys.map((k) => k.key)).toEqual(['ops-secret-key-0123456', 'acme-portal-default-key']);
+    expect(cfg.tenants.acme.auth).toEqual({ accesskey: 'vb_abc' });
+    expect(configSecrets(cfg)).toEqual(expect.arrayContaining(['ops-secret-key-0123456', 'vb_abc']));
+  });
+
+  it('reports every fault at once, each with its path', () => {
+    const faults = faultsOf(
+      `
+server: { port: 99999, colour: blue }
+api_keys:
+  - { id: ops, key: short, tenants: [nowhere] }
+tenants:
+  acme:
+    backend: voipbin
+    base_url: ftp://x
+    auth: { accesskey: "\${MISSING_VAR}", extra: 1 }
+  Bad_Name:
+    backend: voipbin
+    simulator: true
+  other:
+    backend: asterisk-of-doom
+`,
+    );
+    const pointers = faults.map((f) => f.pointer);
+    expect(pointers).toEqual(
+      expect.arrayContaining([
+        '/server/port',
+        '/server/colour',
+        '/api_keys/0/key',
+        '/api_keys/0/tenants/0',
+        '/tenants/acme/auth/accesskey',
+        '/tenants/acme/base_url',
+        '/tenants/acme/auth',
+        '/tenants/other/backend',
+        '/tenants',
+      ]),
+    );
+    expect(faults.find((f) => f.pointer === '/tenants/acme/auth/accesskey')!.detail).toMatch(/MISSING_VAR is not set/);
+    expect(faults.find((f) => f.pointer === '/tenants/other/backend')!.detail).toMatch(/unknown backend; known: voipbin/);
+  });
+
+  it('needs base_url and auth unless the tenant runs on a simulator', () => {
+    const faults = faultsOf(`api_keys: [{ id: a, key: aaaaaaaaaaaaaaaaaaaa, tenants: ["*"] }]\ntenants: { x: { backend: voipbin } }`);
+    expect(faults.map((f) => f.pointer)).toEqual(expect.arrayContaining(['/tenants/x/base_url', '/tenants/x/auth']));
+    expect(() => parse(`api_keys: [{ id: a, key: aaaaaaaaaaaaaaaaaaaa, tenants: ["*"] }]\ntenants: { x: { backend: voipbin, simulator: true } }`)).not.toThrow();
+  });
+
+  it('refuses duplicate key ids and keys, and YAML that does not parse', () => {
+    const faults = faultsOf(
+      `api_keys: [{ id: a, key: aaaaaaaaaaaaaaaaaaaa, tenants: ["*"] }, { id: a, key: aaaaaaaaaaaaaaaaaaaa, tenants: ["*"] }]\ntenants: { x: { backend: voipbin, simulator: true } }`,
+    );
+    expect(faults.map((f) => f.pointer)).toEqual(['/api_keys/1/id', '/api_keys/1/key']);
+    expect(faultsOf('tenants: [unclosed')[0].detail).toMatch(/^YAML/);
+  });
+
+  it('interpolates only ${NAME} forms, and keeps $${ literal', () => {
+    const faults: { pointer: string; detail: string }[] = [];
+    expect(interpolate({ a: ['${A}-$${B}-${C:-c}'] }, { A: '1' }, faults)).toEqual({ a: ['1-${B}-c'] });
+    expect(faults).toEqual([]);
+  });
+
+  it('names the file in the error message', () => {
+    expect(() => parse('api_keys: []\ntenants: {}')).toThrow(/^test\.yaml: \d+ fault/);
+  });
+});
