@@ -4,22 +4,18 @@
  * capabilities and error answers are all checked together. A capability an adapter declares unsupported is
  * checked to answer 501; a field it cannot store, 422.
  */
-import { Writable } from 'node:stream';
 import nock from 'nock';
 import request from 'supertest';
 import type { AdapterFactory } from '../../src/contract';
-import { parseConfig } from '../../src/config';
-import { createApp } from '../../src/http/app';
-import { createLogger, registerSecret } from '../../src/log';
 import { validators } from '../../src/schemas';
-import { buildTenants } from '../../src/tenants';
+import { buildTestGateway, type TestGateway } from '../helpers';
 import { startFake, type ContractBackend, type FakeMode, type RunningFake } from './harness';
 
 const KEY = 'contract-suite-api-key-0001';
 const auth = { Authorization: `Bearer ${KEY}` };
 
 export interface Harness<S> {
-  app: ReturnType<typeof createApp>;
+  app: TestGateway['app'];
   backend: ContractBackend<S>;
   fake: RunningFake;
   /** Every log line written so far. */
@@ -39,21 +35,11 @@ async function makeHarness<S>(opts: ContractOptions<S>, mode: FakeMode): Promise
   const backend = opts.makeBackend();
   const fake = await startFake(mode, backend);
   const tenant = (a: Record<string, unknown>) => ({ backend: opts.factory.backend, base_url: fake.baseUrl, timeout_ms: 500, auth: a, ...backend.tenantExtra });
-  const config = parseConfig(
-    JSON.stringify({
-      api_keys: [{ id: 'contract', key: KEY, tenants: ['*'] }],
-      tenants: { t1: tenant(backend.auth), badauth: tenant(backend.badAuth) },
-    }),
-    { registry: { [opts.factory.backend]: opts.factory }, env: {} },
+  const gateway = buildTestGateway(
+    { api_keys: [{ id: 'contract', key: KEY, tenants: ['*'] }], tenants: { t1: tenant(backend.auth), badauth: tenant(backend.badAuth) } },
+    { registry: { [opts.factory.backend]: opts.factory } },
   );
-  let lines = '';
-  const sink = new Writable({ write: (chunk, _enc, cb) => ((lines += chunk.toString()), cb()) });
-  const logger = createLogger({ level: 'debug', destination: sink });
-  [backend.auth, backend.badAuth].forEach((a) => Object.values(a).forEach(registerSecret));
-  const waits: number[] = [];
-  const tenants = buildTenants(config, { [opts.factory.backend]: opts.factory }, logger, { sleep: async (ms) => void waits.push(ms) });
-  const app = createApp({ tenants, apiKeys: config.api_keys, logger, requestBudgetMs: 5000 });
-  return { app, backend, fake, logs: () => lines, waits };
+  return { app: gateway.app, backend, fake, logs: gateway.logs, waits: gateway.waits };
 }
 
 const seedOne = (h: Harness<unknown>, extension: string, extra: { description?: string; password?: string } = {}) =>
