@@ -143,6 +143,73 @@ export interface ExtensionCapabilities {
   auto_number: boolean;
 }
 
+// device.schema.json
+/**
+ * A SIP/PJSIP/IAX device (phone registration) of an extension.
+ */
+export interface Device {
+  id: string;
+  name: string | null;
+  /**
+   * SIP authentication user of the device.
+   */
+  username: string | null;
+  /**
+   * sip, pjsip, iax2, ...
+   */
+  technology: string | null;
+  /**
+   * Only with include=password.
+   */
+  password?: string;
+}
+
+// queue.schema.json
+/**
+ * A call queue an extension is a member of.
+ */
+export interface QueueMembership {
+  id: string;
+  name: string | null;
+  /**
+   * The member's penalty in this queue (lower rings first).
+   */
+  penalty: number | null;
+}
+
+// call-summary.schema.json
+/**
+ * Call counts of an extension by direction, from the backend's call records.
+ */
+export interface CallSummary {
+  local: number;
+  incoming: number;
+  outgoing: number;
+  transit: number;
+}
+
+// voicemail-message.schema.json
+/**
+ * One voicemail message of an extension.
+ */
+export interface VoicemailMessage {
+  /**
+   * Stable within the mailbox: <folder>/<message file>.
+   */
+  id: string;
+  /**
+   * INBOX, Old, Urgent, ...
+   */
+  folder: string;
+  caller_id: string | null;
+  received_at: string | null;
+  duration_s: number | null;
+  /**
+   * Where the backend keeps the recording.
+   */
+  recording_path: string | null;
+}
+
 // batch-delete-result.schema.json
 /**
  * Answer of DELETE /v1/tenants/{tenant}/extensions?ids=...: one result per id, in the order given.
@@ -200,6 +267,13 @@ export interface BatchDeleteQuery {
  * via the `definition` "none".
  */
 export interface NoQuery {}
+/**
+ * This interface was referenced by `Queries`'s JSON-Schema
+ * via the `definition` "devices".
+ */
+export interface DevicesQuery {
+  include?: 'password';
+}
 
 // config.schema.json
 /**

@@ -4,10 +4,10 @@
  * one object per tenant, capability flags that drive the 501 answers and the shared contract suite.
  */
 import type { Logger } from 'pino';
-import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, TenantConfig } from '../schemas/types';
+import type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, TenantConfig, VoicemailMessage } from '../schemas/types';
 import type { BackendHttp } from './backend-http';
 
-export type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, TenantConfig };
+export type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, TenantConfig, VoicemailMessage };
 
 /** One window of the backend's own list, starting at `cursor` (null: the start). */
 export interface ListPageRequest {
@@ -46,6 +46,12 @@ export interface PbxAdapter {
   deleteExtensions?(ids: string[]): Promise<BatchDeleteItem[]>;
   /** Only where capabilities.direct_uri is true. */
   regenerateDirectHash?(id: string): Promise<Extension>;
+  /** Extension details, each only where the matching capability flag is true. Devices carry their passwords;
+   * the gateway removes them unless asked. All throw NotFoundError for an unknown extension id. */
+  listDevices?(extensionId: string): Promise<Device[]>;
+  listQueues?(extensionId: string): Promise<QueueMembership[]>;
+  getCallSummary?(extensionId: string): Promise<CallSummary>;
+  listVoicemail?(extensionId: string): Promise<VoicemailMessage[]>;
   /** Release timers and sockets. */
   close?(): Promise<void>;
 }

@@ -114,3 +114,17 @@ export async function regenerateDirectHash(tenant: Tenant, id: string): Promise<
   if (!tenant.adapter.regenerateDirectHash) throw new UnsupportedError(tenant.backend, 'direct_uri');
   return tenant.adapter.regenerateDirectHash(id);
 }
+
+/** The detail sub-resources of an extension: one capability flag and one optional adapter method each. */
+export const details = {
+  devices: (t: Tenant, id: string) => call(t, 'devices', t.adapter.listDevices, id),
+  queues: (t: Tenant, id: string) => call(t, 'queues', t.adapter.listQueues, id),
+  call_summary: (t: Tenant, id: string) => call(t, 'call_summary', t.adapter.getCallSummary, id),
+  voicemail: (t: Tenant, id: string) => call(t, 'voicemail', t.adapter.listVoicemail, id),
+};
+
+function call<R>(tenant: Tenant, feature: Feature, method: ((id: string) => Promise<R>) | undefined, id: string): Promise<R> {
+  requireFeature(tenant, feature);
+  if (!method) throw new UnsupportedError(tenant.backend, feature);
+  return method.call(tenant.adapter, id);
+}

@@ -13,6 +13,10 @@ import extensionSchema from '../schemas/extension.schema.json';
 import problemSchema from '../schemas/problem.schema.json';
 import queriesSchema from '../schemas/queries.schema.json';
 import tenantSchema from '../schemas/tenant.schema.json';
+import deviceSchema from '../schemas/device.schema.json';
+import queueSchema from '../schemas/queue.schema.json';
+import callSummarySchema from '../schemas/call-summary.schema.json';
+import voicemailMessageSchema from '../schemas/voicemail-message.schema.json';
 import type { FieldFault } from './errors';
 import { ValidationError } from './errors';
 
@@ -27,7 +31,7 @@ export const ajv = makeAjv(false);
 /** For query strings only. */
 const queryAjv = makeAjv(true);
 
-for (const s of [extensionSchema, extensionCreateSchema, extensionPatchSchema, problemSchema, tenantSchema, batchDeleteResultSchema, configSchema]) {
+for (const s of [deviceSchema, queueSchema, callSummarySchema, voicemailMessageSchema, extensionSchema, extensionCreateSchema, extensionPatchSchema, problemSchema, tenantSchema, batchDeleteResultSchema, configSchema]) {
   ajv.addSchema(s);
 }
 queryAjv.addSchema(queriesSchema);
@@ -42,10 +46,15 @@ export const validators = {
   problem: byId(problemSchema),
   tenant: byId(tenantSchema),
   batchDeleteResult: byId(batchDeleteResultSchema),
+  device: byId(deviceSchema),
+  queue: byId(queueSchema),
+  callSummary: byId(callSummarySchema),
+  voicemailMessage: byId(voicemailMessageSchema),
   config: byId(configSchema),
   query: {
     listExtensions: query('listExtensions'),
     getExtension: query('getExtension'),
+    devices: query('devices'),
     batchDelete: query('batchDelete'),
     none: query('none'),
   },

@@ -12,6 +12,7 @@ import { runWithContext } from '../request-context';
 import { ApiKeys, authenticate } from './auth';
 import type { ApiKeyConfig } from '../../schemas/types';
 import { errorHandler } from './problems';
+import { detailRoutes } from './routes/details';
 import { extensionRoutes } from './routes/extensions';
 import { tenantRoutes } from './routes/tenants';
 
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/v1', authenticate(new ApiKeys(deps.apiKeys)));
   app.use(tenantRoutes(deps.tenants));
   app.use(extensionRoutes(deps.tenants));
+  app.use(detailRoutes(deps.tenants));
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFoundError(`No route for ${req.method} ${req.path}.`)));
   app.use(errorHandler);

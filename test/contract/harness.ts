@@ -16,6 +16,8 @@ export interface ContractBackend<S = unknown> {
   /** Tenant `auth` the backend accepts, and one it refuses. */
   auth: Record<string, unknown>;
   badAuth: Record<string, unknown>;
+  /** The secret values inside badAuth, which must appear in no answer and no log line. */
+  badAuthSecrets: string[];
   /** Other tenant settings the backend needs (e.g. a vendor's own tenant field). */
   tenantExtra?: Record<string, unknown>;
   /** Put extensions straight into the backend (not through the gateway); returns their ids in order. */
@@ -43,17 +45,19 @@ export async function startFake(mode: FakeMode, backend: ContractBackend): Promi
   }
   const origin = `http://backend-${++hostCounter}.contract.test`;
   const faults: SimFault[] = [];
-  let release: () => void = () => undefined;
-  const hung = new Promise<void>((r) => (release = r));
   const scope = nock(origin).persist();
   for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const) {
     scope.intercept(/.*/, method).reply(async function (uri, requestBody) {
       const fault = faults.shift();
-      if (fault?.kind === 'reset') throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-      if (fault?.kind === 'hang') {
-        await hung;
-        throw Object.assign(new Error('closed'), { code: 'ECONNRESET' });
+      if (fault?.kind === 'reset') {
+        // nock destroys the request with this error; the mock socket re-emits it, and when the client has not
+        // attached its own listener yet that would be an unhandled 'error' event in the test process.
+        (this.req as unknown as { socket?: NodeJS.EventEmitter }).socket?.on('error', () => undefined);
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
       }
+      // Never answered: the gateway's own timeout must end it. (Settling it later would emit an error on a
+      // request the client has long abandoned.)
+      if (fault?.kind === 'hang') return new Promise<never>(() => undefined);
       if (fault?.kind === 'garbage') return [200, '<html><body>502 Bad Gateway</body></html>', { 'content-type': 'application/json' }];
       if (fault?.kind === 'status') return [fault.status, fault.body ?? '', fault.headers ?? {}];
       const raw = typeof requestBody === 'string' ? requestBody : JSON.stringify(requestBody);
@@ -67,7 +71,6 @@ export async function startFake(mode: FakeMode, backend: ContractBackend): Promi
     baseUrl: origin + backend.basePath,
     inject: (f) => faults.push(f),
     async close() {
-      release();
       nock.removeInterceptor({ hostname: new URL(origin).hostname });
       scope.persist(false);
       nock.cleanAll();

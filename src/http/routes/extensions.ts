@@ -11,7 +11,7 @@ import { tenantFrom } from './tenants';
 const SAFE_ID = /^(?!\.{1,2}$)[A-Za-z0-9._:@+-]{1,128}$/;
 const MAX_BATCH = 500;
 
-function idFrom(req: Request): string {
+export function idFrom(req: Request): string {
   const id = String(req.params.id);
   if (!SAFE_ID.test(id)) throw new NotFoundError('No extension has this id.');
   return id;

@@ -1,0 +1,453 @@
+/**
+ * In-process twin of Issabel's v2 `pbxapi` (see docs/backends.md, "Issabel pbxapi"), used by the demo and the
+ * adapter contract tests. It keeps the real (PHP, Fat-Free) server's quirks on purpose: bad login = bare 403,
+ * an expired token answered with HTTP 200 `{"status": "expired"}` and no Content-Type (or 500/403/401, see
+ * `expiredStyle`), every scalar in an answer a string, a missing extension = 200 `results: []`, POST filling the
+ * first numbering gap, PUT that silently creates or overwrites, comma DELETE that is not atomic, and HTML for
+ * unknown routes. Pure handler + state; `serveSimulator` from the kit puts it behind HTTP, tests may use nock.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { serveSimulator, type RunningSimulator, type SimHandler, type SimRequest, type SimResponse } from '../../src/simulator-kit';
+
+export const DEMO_USER = { user: 'admin', password: 'issabel-demo-pass' };
+
+export interface IssabelSimOptions {
+  /** Accepted logins (default [DEMO_USER]). */
+  users?: { user: string; password: string }[];
+  /** Access token lifetime, default 3600 s (`expires_in` reports it in seconds, at least 1). */
+  accessTtlMs?: number;
+  /** Refresh token lifetime, default 2 h. */
+  refreshTtlMs?: number;
+  /** The PBX host name, default 'pbx.demo.local'; only used in `Location` headers, as Issabel does. */
+  host?: string;
+  /** How an EXPIRED access token is answered; default 'status200'. */
+  expiredStyle?: 'status200' | 'http500' | 'http403' | 'http401';
+}
+
+export interface SimExtensionSeed { extension: string; name: string; secret?: string; tech?: string }
+export interface SimRingGroupSeed { extension: string; name: string; extension_list: string[]; strategy?: string; ring_time?: number }
+
+/** Records are stored flat with dotted keys (`recording.ondemand`) and raw types, as PHP flattens its input. */
+type Flat = Record<string, unknown>;
+interface ErrorEntry { status: string; detail: string; source?: string }
+interface Token { user: string; expMs: number; revoked?: boolean }
+
+/** One resource (extensions or ring groups): the generic rest.php controller plus its per-resource settings. */
+interface Table {
+  kind: 'extensions' | 'ringgroups';
+  rows: Map<string, Flat>;
+  first: number; // the number POST uses when the table is empty (no row to add 1 to)
+  listKeys: string[]; // the default list view
+  fixed: string[]; // keys no write sets: the number, derived fields (and `tech` once created)
+  required: string[]; // checked when creating, like rest.php's checkRequiredFields
+  missingGetEmpty: boolean; // extensions answer a missing record with 200 `results: []`; others keep rest.php's 404
+  putCreates: boolean; // v2 extensions create on PUT; v2 ring groups answer 404
+  make(n: string, input: Flat): Flat;
+  validate(input: Flat): ErrorEntry[]; // every error at once, as the PHP does; may normalise the input
+}
+
+class Fail extends Error {
+  constructor(readonly errors: ErrorEntry[]) { super(errors[0]?.detail); }
+}
+
+const TECHS = ['sip', 'pjsip', 'iax2', 'virtual', 'dahdi', 'custom'];
+const DIAL_PREFIX: Record<string, string> = { sip: 'SIP', pjsip: 'PJSIP', iax2: 'IAX2', dahdi: 'DAHDI', custom: 'CUSTOM' };
+const RECORDING = ['always', 'dontcare', 'never'];
+const REC_DIRECTIONS = ['inbound_external', 'inbound_internal', 'outbound_external', 'outbound_internal'];
+const YES_NO = ['yes', 'no'];
+const STRATEGIES = ['ringall', 'ringall-prim', 'hunt', 'hunt-prim', 'memoryhunt', 'memoryhunt-prim', 'firstavailable', 'firstnotonphone'];
+const RG_LIST_KEYS = ['id', 'name', 'extension', 'extension_list', 'strategy', 'change_callerid', 'fixed_callerid'];
+const RG_FLAGS = ['confirm_calls', 'skip_busy_agent', 'ignore_call_forward_settings', 'enable_call_pickup'];
+const HTML = { 'Content-Type': 'text/html; charset=UTF-8' };
+
+const b64url = (v: string | Buffer) => Buffer.from(v).toString('base64url');
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isSet = (v: unknown) => v !== undefined && v !== null; // PHP isset()
+const entry = (status: number, detail: string, source?: string): ErrorEntry => ({ status: String(status), detail, ...(source ? { source } : {}) });
+const fail = (status: number, detail: string, source?: string): never => {
+  throw new Fail([entry(status, detail, source)]);
+};
+// JSON answers get their Content-Type from the kit (PHP says `application/json;charset=utf-8`; both agree).
+const json = (status: number, body: unknown): SimResponse => ({ status, body });
+
+export class IssabelSimulator {
+  readonly calls: { method: string; path: string }[] = [];
+  readonly counters = { logins: 0, renewals: 0, reloads: 0 };
+  private readonly access = new Map<string, Token>();
+  private readonly refresh = new Map<string, Token>();
+  private readonly key = randomBytes(32);
+  private readonly o: Required<IssabelSimOptions>;
+  private readonly ext: Table;
+  private readonly rg: Table;
+
+  constructor(opts: IssabelSimOptions = {}) {
+    this.o = {
+      users: opts.users ?? [DEMO_USER], accessTtlMs: opts.accessTtlMs ?? 3600 * 1000, refreshTtlMs: opts.refreshTtlMs ?? 2 * 3600 * 1000,
+      host: opts.host ?? 'pbx.demo.local', expiredStyle: opts.expiredStyle ?? 'status200',
+    };
+    this.ext = {
+      kind: 'extensions', rows: new Map(), first: 1000, // FreePBX-style 4-digit plan when nothing exists yet
+      listKeys: ['extension', 'name', 'tech', 'dial', 'secret', 'context'],
+      fixed: ['extension', 'dial', 'tech'],
+      // Our choice: `name` is required on create (POST and PUT-create), as the FreePBX GUI requires a display
+      // name. It also makes a JSON body sent with the wrong Content-Type (read as form fields) fail loudly.
+      required: ['name'],
+      missingGetEmpty: true, putCreates: true,
+      make: (n, input) => extensionRecord(n, isSet(input.tech) ? String(input.tech) : 'sip'),
+      validate: (input) => [
+        ...digits(input),
+        ...oneOf(input, 'tech', TECHS),
+        ...REC_DIRECTIONS.flatMap((d) => oneOf(input, `recording.${d}`, RECORDING)),
+        ...oneOf(input, 'voicemail.enabled', YES_NO),
+      ],
+    };
+    this.rg = {
+      kind: 'ringgroups', rows: new Map(), first: 600, // the README's first ring group
+      listKeys: RG_LIST_KEYS, fixed: ['id', 'extension'], required: ['extension_list'],
+      missingGetEmpty: false, putCreates: false,
+      make: (n) => ringGroupRecord(n),
+      validate: (input) => {
+        if (isSet(input.extension_list)) input.extension_list = toList(input.extension_list);
+        const r = Number(input.ring_time);
+        return [
+          ...digits(input),
+          ...oneOf(input, 'strategy', STRATEGIES),
+          ...oneOf(input, 'music_on_hold_ringing', ['Ring', 'default', 'none']),
+          ...RG_FLAGS.flatMap((k) => oneOf(input, k, YES_NO)),
+          ...(isSet(input.ring_time) && !(Number.isInteger(r) && r >= 1 && r <= 300) ? [entry(422, 'Valid range: 1-300', 'ring_time')] : []),
+        ];
+      },
+    };
+  }
+
+  readonly handle: SimHandler = (req) => {
+    this.calls.push({ method: req.method, path: req.path });
+    try {
+      return this.dispatch(req);
+    } catch (e) {
+      if (!(e instanceof Fail)) throw e;
+      // rest.php dieWithErrors: one distinct status is the HTTP status, mixed ones give 400; any 500 says "error".
+      const statuses = new Set(e.errors.map((x) => x.status));
+      const status = statuses.size === 1 ? Number([...statuses][0]) : 400;
+      return json(status, { status: statuses.has('500') ? 'error' : 'fail', errors: e.errors });
+    }
+  };
+
+  seed(list: SimExtensionSeed[]): void {
+    for (const s of list) this.create(this.ext, s.extension, defined({ name: s.name, secret: s.secret, tech: s.tech }));
+  }
+
+  seedRingGroups(list: SimRingGroupSeed[]): void {
+    for (const s of list) this.create(this.rg, s.extension, defined({ ...s, extension: undefined, extension_list: [...s.extension_list] }));
+  }
+
+  seedDemo(): void {
+    const names = ['Reception', 'Alice Martin', 'Bruno Costa', 'Chen Wei', 'Dana Okafor', 'Conference Room'];
+    this.seed(names.map((name, i) => ({ extension: String(1000 + i), name, secret: `demo-${1000 + i}-${randomBytes(4).toString('hex')}` })));
+    this.seedRingGroups([
+      { extension: '600', name: 'Sales', extension_list: ['1001', '1002'] },
+      { extension: '601', name: 'Support', extension_list: ['1003', '1004'], strategy: 'hunt', ring_time: 30 },
+    ]);
+  }
+
+  expireAccessTokens(): void {
+    expire(this.access);
+  }
+
+  expireRefreshTokens(): void {
+    expire(this.refresh);
+  }
+
+  has(extension: string): boolean {
+    return this.ext.rows.has(extension);
+  }
+
+  /** The stored extension record, nested, with raw (unstringified) values; a copy. */
+  raw(extension: string): Record<string, unknown> | undefined {
+    const row = this.ext.rows.get(extension);
+    return row && unflatten(structuredClone(row));
+  }
+
+  // ---- routing and authentication --------------------------------------------------------------------------
+
+  private dispatch(req: SimRequest): SimResponse {
+    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
+    if (path === '/pbxapi/authenticate' && req.method === 'POST') return this.login(req.body);
+    if (path === '/pbxapi/authenticate/renewtoken' && req.method === 'GET') return this.renew(req.query);
+    const m = /^\/pbxapi\/(extensions|ringgroups)(?:\/([^/]+))?$/.exec(path);
+    // The framework's router answers before any controller (so before authentication), with an HTML page.
+    if (!m || !['GET', 'POST', 'PUT', 'DELETE'].includes(req.method)) return notFoundPage(req);
+    const denied = this.authorize(req);
+    if (denied) return denied;
+    return this.resource(req, m[1] === 'extensions' ? this.ext : this.rg, m[2] ? decodeURIComponent(m[2]) : '');
+  }
+
+  private login(body: unknown): SimResponse {
+    const creds = typeof body === 'string' ? Object.fromEntries(new URLSearchParams(body)) : isObj(body) ? body : {};
+    const name = creds.user ?? creds.username;
+    const user = this.o.users.find((u) => u.user === name && u.password === creds.password);
+    if (!user) return { status: 403 }; // bad or missing credentials: a bare 403 with an empty body
+    this.counters.logins++;
+    return json(200, { ...this.issue(user.user), token_type: 'Bearer' });
+  }
+
+  /** Order of checks (ours): refresh token known, then not expired, then the access token known and unrenewed. */
+  private renew(query: Record<string, string>): SimResponse {
+    const r = this.known(this.refresh, query.refresh_token);
+    if (!r) return json(200, { status: 'unauthorized' });
+    if (r.expMs <= Date.now()) return json(200, { status: 'expired', type: 'refresh' });
+    const a = this.known(this.access, query.access_token); // merely expired is fine here
+    if (!a || a.revoked) return json(200, { status: 'unauthorized' });
+    a.revoked = true; // the old access token stops working (403 from now on)
+    this.counters.renewals++;
+    // The old refresh token stays valid until it expires (stateless JWT); the new one gets a full lifetime.
+    return json(200, { status: 'authorized', ...this.issue(a.user) });
+  }
+
+  private issue(user: string): { access_token: string; expires_in: number; refresh_token: string } {
+    const now = Date.now();
+    const access = this.sign({ iat: Math.floor(now / 1000), exp: Math.floor((now + this.o.accessTtlMs) / 1000), data: { name: user } });
+    const refresh = this.sign({ iat: Math.floor(now / 1000), exp: Math.floor((now + this.o.refreshTtlMs) / 1000), data: [] });
+    this.access.set(access, { user, expMs: now + this.o.accessTtlMs });
+    this.refresh.set(refresh, { user, expMs: now + this.o.refreshTtlMs });
+    return { access_token: access, expires_in: Math.max(1, Math.round(this.o.accessTtlMs / 1000)), refresh_token: refresh };
+  }
+
+  private sign(payload: Record<string, unknown>): string {
+    const head = b64url(JSON.stringify({ typ: 'JWT', alg: 'HS256' }));
+    const body = b64url(JSON.stringify({ ...payload, jti: randomBytes(8).toString('hex') })); // unique per issue
+    return `${head}.${body}.${b64url(createHmac('sha256', this.key).update(`${head}.${body}`).digest())}`;
+  }
+
+  /** The token's state if it carries our signature and was issued here. */
+  private known(map: Map<string, Token>, token: string | undefined): Token | undefined {
+    const [head, body, sig] = (token ?? '').split('.');
+    if (!head || !body || sig !== b64url(createHmac('sha256', this.key).update(`${head}.${body}`).digest())) return undefined;
+    return map.get(token as string);
+  }
+
+  private authorize(req: SimRequest): SimResponse | undefined {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    const t = this.known(this.access, bearer);
+    if (!t || t.revoked) return { status: 403 }; // missing, badly signed, unknown or renewed: bare 403
+    if (t.expMs > Date.now()) return undefined;
+    // status200: the real server echoes this by hand, HTTP 200 without a Content-Type (a string body gets none here).
+    // http500: a token expired long ago trips an uncaught exception in the JWT library, i.e. a PHP error page.
+    if (this.o.expiredStyle === 'status200') return { status: 200, body: '{"status": "expired"}' };
+    if (this.o.expiredStyle === 'http403') return { status: 403 };
+    if (this.o.expiredStyle === 'http401') return json(401, { status: 'unauthorized' });
+    const where = '/var/www/html/pbxapi/vendor/firebase/php-jwt/src/JWT.php:139';
+    return { status: 500, headers: { ...HTML }, body: `<br />\n<b>Fatal error</b>:  Uncaught Firebase\\JWT\\ExpiredException: Expired token in ${where}\n` };
+  }
+
+  // ---- the generic REST controller (rest.php) --------------------------------------------------------------
+
+  private resource(req: SimRequest, t: Table, id: string): SimResponse {
+    if (req.method === 'GET') return this.read(t, id, req.query.fields);
+    if (req.method === 'DELETE') {
+      if (!id) fail(405, 'Cannot delete if no ID is supplied');
+      if (req.body !== undefined) this.input(req); // lenient about no body; one that is sent must still decode
+      // One at a time, not atomic: the first missing number stops the batch with earlier ones already gone,
+      // and (as rest.php dies before apply-changes) a failed batch does not reload.
+      for (const n of id.split(',')) if (!t.rows.delete(n)) fail(404, 'Could not find a record to delete');
+      this.counters.reloads++; // DELETE ignores `reload`
+      return { status: 200 };
+    }
+    if (req.method === 'POST') {
+      if (id) fail(400, 'We refuse to insert a record if a resource id is passed. For update use the PUT method instead.');
+      const input = requireFields(t, this.input(req));
+      const n = isSet(input.extension) ? String(input.extension) : nextFree(t.rows, t.first);
+      return this.insert(t, n, input, req.query);
+    }
+    // PUT
+    if (!id) fail(405, 'Unable to update. Missing record id');
+    const input = this.input(req);
+    const row = t.rows.get(id);
+    if (!row) {
+      if (!t.putCreates) fail(404, 'Could not find a record to update');
+      return this.insert(t, id, requireFields(t, input), req.query); // the path number wins over a body `extension`
+    }
+    for (const k of t.fixed) delete input[k]; // e.g. `tech` cannot change: silently ignored
+    check(t, input);
+    apply(row, input, t.fixed); // silent overwrite of the fields sent; the others keep their values
+    this.reload(input);
+    return { status: 200 };
+  }
+
+  private read(t: Table, id: string, fields: string | undefined): SimResponse {
+    if (!id) {
+      const rows = [...t.rows.values()].sort((a, b) => byNumber(String(a.extension), String(b.extension)));
+      return success(rows.map((r) => unflatten(view(r, t.listKeys, fields))));
+    }
+    const row = t.rows.get(id);
+    if (row) return success([unflatten(row)]); // a single record is always the full view, in a one-element array
+    return t.missingGetEmpty ? success([]) : fail(404, 'Record not found');
+  }
+
+  private insert(t: Table, n: string, input: Flat, query: Record<string, string>): SimResponse {
+    input.extension = n;
+    check(t, input); // may normalise the input (ring group members)
+    // One numbering plan for every kind (rest.php dieExtensionDuplicate). POST picks its number from its own
+    // table only, like the real SQL, so a number held by the other kind is a 409 there too.
+    if (this.ext.rows.has(n) || this.rg.rows.has(n)) fail(409, 'Extension number already in use');
+    this.create(t, n, input);
+    this.reload(input);
+    // The real server builds Location from its own URL and may carry the request's query string along.
+    const qs = new URLSearchParams(query).toString();
+    return { status: 201, headers: { Location: `https://${this.o.host}/pbxapi/${t.kind}/${n}${qs ? `?${qs}` : ''}` } };
+  }
+
+  private create(t: Table, n: string, input: Flat): void {
+    t.rows.set(n, apply(t.make(n, input), input, t.fixed));
+  }
+
+  /**
+   * rest.php reloads unless `reload` is set and neither `== 1` nor `== 'true'` under PHP 7's loose comparison.
+   * So false, "false", "0", "no" skip apply-changes, while true, 1, "1", "true", null and integer 0 (0 == 'true'
+   * before PHP 8) still reload.
+   */
+  private reload(input: Flat): void {
+    const v = input.reload;
+    const yes = !isSet(v) || v === true || v === 0 || v === 1 || v === 'true' || (typeof v === 'string' && v.trim() !== '' && Number(v) === 1);
+    if (yes) this.counters.reloads++;
+  }
+
+  /**
+   * PHP's parseInputData: only a Content-Type of exactly `application/json` gets json_decode (an empty or bad
+   * body is then 400 "Could not decode JSON"); anything else, even `application/json; charset=utf-8`, is read
+   * with parse_str as form fields, so a JSON text silently yields no usable field.
+   */
+  private input(req: SimRequest): Flat {
+    let body = req.body;
+    if (req.headers['content-type'] === 'application/json') {
+      if (body === undefined || typeof body === 'string') {
+        try {
+          body = JSON.parse(typeof body === 'string' ? body : '');
+        } catch {
+          fail(400, 'Could not decode JSON');
+        }
+      }
+      return flatten(body);
+    }
+    if (typeof body === 'string') return Object.fromEntries(new URLSearchParams(body));
+    return req.headers['content-type']?.includes('application/x-www-form-urlencoded') ? flatten(body) : {};
+  }
+}
+
+// ---- records --------------------------------------------------------------------------------------------------
+
+function extensionRecord(n: string, tech: string): Flat {
+  return {
+    extension: n, name: '', tech,
+    // Virtual extensions have no device to dial; the DAHDI one really names a channel (approximated here).
+    dial: DIAL_PREFIX[tech] ? `${DIAL_PREFIX[tech]}/${n}` : '',
+    secret: randomBytes(16).toString('hex'), // 32 random characters
+    context: 'from-internal', sip_alias: '', language: '',
+    ...group('callerid_override', { emergency: '', outbound: '', internal: '' }),
+    ...group('voicemail', { enabled: 'no', pin: '', email: '', attach: 'no', delete: 'no' }),
+    ...group('extension_options', { ring_time: 30, call_waiting: 'yes', call_screening: 'no', pinless_dialing: 'no' }),
+    ...group('recording', { ...Object.fromEntries(REC_DIRECTIONS.map((d) => [d, 'dontcare'])), ondemand: 'disabled', priority: 10 }),
+    ...group('device_options', {
+      dtmfmode: tech === 'pjsip' ? 'rfc4733' : 'rfc2833', nat: 'yes', qualify: 'yes', host: 'dynamic',
+      callgroup: '', pickupgroup: '', disallow: '', allow: '', max_contacts: 1,
+    }),
+  };
+}
+
+function ringGroupRecord(n: string): Flat {
+  return {
+    id: n, name: '', extension: n, extension_list: [], strategy: 'ringall', change_callerid: 'default', fixed_callerid: '',
+    ring_time: 20, cid_name_prefix: '', announce_id: '', destination_if_no_answer: 'app-blackhole,hangup,1', alert_info: '',
+    confirm_calls: 'no', music_on_hold_ringing: 'Ring', skip_busy_agent: 'no', ignore_call_forward_settings: 'no',
+    enable_call_pickup: 'no', recording: 'dontcare',
+  };
+}
+
+/** Writes the input's known keys (stored dotted names) into the row; unknown keys are ignored, as copyFrom does. */
+function apply(row: Flat, input: Flat, fixed: string[]): Flat {
+  for (const [k, v] of Object.entries(input)) if (Object.hasOwn(row, k) && !fixed.includes(k)) row[k] = v;
+  return row;
+}
+
+function check(t: Table, input: Flat): void {
+  const errors = t.validate(input);
+  if (errors.length) throw new Fail(errors);
+}
+
+function expire(tokens: Map<string, Token>): void {
+  for (const t of tokens.values()) t.expMs = Math.min(t.expMs, Date.now() - 1);
+}
+
+function requireFields(t: Table, input: Flat): Flat {
+  const missing = t.required.filter((k) => !isSet(input[k]));
+  if (missing.length) throw new Fail(missing.map((k) => entry(422, 'Required field missing', k)));
+  return input;
+}
+
+const digits = (input: Flat): ErrorEntry[] =>
+  isSet(input.extension) && !/^\d+$/.test(String(input.extension)) ? [entry(422, 'Only digits allowed', 'extension')] : [];
+const oneOf = (input: Flat, key: string, allowed: string[]): ErrorEntry[] =>
+  isSet(input[key]) && !allowed.includes(String(input[key])) ? [entry(422, 'Not in list of allowed values', key)] : [];
+
+/** Ring group members: an array, or the stored dash-separated form (commas and spaces accepted too). */
+const toList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : String(v).split(/[-,\s]+/).filter(Boolean));
+
+/** The smallest existing number N whose N+1 is unused gives N+1 (the real SQL); `first` for an empty table. */
+function nextFree(rows: Map<string, Flat>, first: number): string {
+  const nums = [...rows.keys()].map(Number).filter(Number.isFinite).sort((a, b) => a - b);
+  const n = nums.find((x) => !rows.has(String(x + 1)));
+  return String(n === undefined ? first : n + 1);
+}
+
+const byNumber = (a: string, b: string) => Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0);
+
+/** The list view: default keys, or `fields=*` for all, or a comma list of (dotted or group) names added. */
+function view(row: Flat, keys: string[], fields: string | undefined): Flat {
+  if (fields === '*') return row;
+  const wanted = (fields ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  return Object.fromEntries(Object.entries(row).filter(([k]) => keys.includes(k) || wanted.some((f) => k === f || k.startsWith(`${f}.`))));
+}
+
+const group = (prefix: string, values: Flat): Flat => Object.fromEntries(Object.entries(values).map(([k, v]) => [`${prefix}.${k}`, v]));
+const defined = (o: Flat): Flat => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+function flatten(v: unknown, prefix = '', out: Flat = {}): Flat {
+  if (!isObj(v)) return out; // PHP's flatten of a non-array (a JSON scalar or null) is no field at all
+  for (const [k, x] of Object.entries(v)) {
+    if (isObj(x)) flatten(x, `${prefix}${k}.`, out);
+    else out[prefix + k] = x;
+  }
+  return out;
+}
+
+function unflatten(flat: Flat): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(flat)) {
+    const parts = k.split('.');
+    let node = out;
+    for (const p of parts.slice(0, -1)) node = (isObj(node[p]) ? node[p] : (node[p] = {})) as Record<string, unknown>;
+    node[parts[parts.length - 1]] = v;
+  }
+  return out;
+}
+
+/** PHP's array_walk_recursive(strval): numbers become "30", null and false "", true "1"; arrays stay arrays. */
+function strval(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(strval);
+  if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, strval(x)]));
+  return v === null || v === undefined || v === false ? '' : v === true ? '1' : String(v);
+}
+
+const success = (results: unknown[]): SimResponse => json(200, { status: 'success', results: strval(results) });
+
+/** The framework's (Fat-Free) default error page. */
+function notFoundPage(req: SimRequest): SimResponse {
+  const what = `${req.method} ${req.path}`.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const body = `<!DOCTYPE html>\n<html>\n<head>\n<title>404 Not Found</title>\n</head>\n<body>\n<h1>Not Found</h1>\n<p>HTTP 404 (${what})</p>\n</body>\n</html>\n`;
+  return { status: 404, headers: { ...HTML }, body };
+}
+
+export async function startIssabelSimulator(opts?: IssabelSimOptions, port = 0): Promise<{ sim: IssabelSimulator; server: RunningSimulator }> {
+  const sim = new IssabelSimulator(opts);
+  return { sim, server: await serveSimulator(sim.handle, port) };
+}

@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import type { DevicesQuery } from '../../../schemas/types';
+import { details, type Tenant } from '../../extensions';
+import { check, validators } from '../../schemas';
+import { idFrom } from './extensions';
+import { tenantFrom } from './tenants';
+
+/** Extension details: devices, queues, call summary, voicemail. 501 where the backend has no such notion. */
+export function detailRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
+  const router = Router();
+  const base = '/v1/tenants/:tenant/extensions/:id';
+
+  router.get(`${base}/devices`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    const q = check<DevicesQuery>(validators.query.devices, { ...req.query }, '/query');
+    const devices = await details.devices(tenant, idFrom(req));
+    // Device passwords are SIP secrets: shown only when asked for.
+    res.json({ items: devices.map(({ password, ...d }) => (q.include === 'password' && password !== undefined ? { ...d, password } : d)) });
+  });
+  router.get(`${base}/queues`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    res.json({ items: await details.queues(tenant, idFrom(req)) });
+  });
+  router.get(`${base}/call-summary`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    res.json(await details.call_summary(tenant, idFrom(req)));
+  });
+  router.get(`${base}/voicemail`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    res.json({ items: await details.voicemail(tenant, idFrom(req)) });
+  });
+  return router;
+}
