@@ -11,6 +11,9 @@ const FILES = [
   'extension-patch.schema.json',
   'problem.schema.json',
   'tenant.schema.json',
+  'ring-group.schema.json',
+  'ring-group-create.schema.json',
+  'ring-group-patch.schema.json',
   'device.schema.json',
   'queue.schema.json',
   'call-summary.schema.json',
@@ -27,7 +30,10 @@ async function generate() {
     const schema = JSON.parse(fs.readFileSync(path.join(__dirname, file), 'utf8'));
     // Definitions-only files: expose every $def as a type.
     if (!schema.type && schema.$defs) schema.type = 'object';
+    // A schema that points into another file reuses that file's types rather than declaring them again.
+    const refersOut = /"\$ref":\s*"[^"#]+\.schema\.json/.test(JSON.stringify(schema));
     const ts = await compile(schema, schema.title, {
+      declareExternallyReferenced: !refersOut,
       bannerComment: '',
       additionalProperties: false,
       unreachableDefinitions: true,

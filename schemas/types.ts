@@ -143,6 +143,78 @@ export interface ExtensionCapabilities {
   auto_number: boolean;
 }
 
+// ring-group.schema.json
+/**
+ * This interface was referenced by `RingGroup`'s JSON-Schema
+ * via the `definition` "strategy".
+ */
+export type RingStrategy =
+  | 'ringall'
+  | 'ringall-prim'
+  | 'hunt'
+  | 'hunt-prim'
+  | 'memoryhunt'
+  | 'memoryhunt-prim'
+  | 'firstavailable'
+  | 'firstnotonphone';
+
+/**
+ * A ring group: one number that rings several extensions.
+ */
+export interface RingGroup {
+  id: string;
+  tenant: string;
+  backend: string;
+  /**
+   * The number that rings the group.
+   */
+  extension: string;
+  name: string;
+  strategy: RingStrategy;
+  /**
+   * Seconds to ring before the no-answer destination.
+   */
+  ring_time: number | null;
+  /**
+   * Extension numbers rung by the group.
+   */
+  members: string[];
+  vendor?: {
+    [k: string]: unknown | undefined;
+  };
+}
+
+// ring-group-create.schema.json
+/**
+ * Body of POST /v1/tenants/{tenant}/ring-groups. Leave out `extension` to let the backend pick the number.
+ */
+export interface RingGroupCreate {
+  extension?: string;
+  name: string;
+  strategy?: RingStrategy;
+  ring_time?: number;
+  /**
+   * @minItems 1
+   * @maxItems 200
+   */
+  members: [string, ...string[]];
+}
+
+// ring-group-patch.schema.json
+/**
+ * Body of PATCH /v1/tenants/{tenant}/ring-groups/{id}: only the fields sent change.
+ */
+export interface RingGroupPatch {
+  name?: string;
+  strategy?: RingStrategy;
+  ring_time?: number;
+  /**
+   * @minItems 1
+   * @maxItems 200
+   */
+  members?: [string, ...string[]];
+}
+
 // device.schema.json
 /**
  * A SIP/PJSIP/IAX device (phone registration) of an extension.
@@ -273,6 +345,13 @@ export interface NoQuery {}
  */
 export interface DevicesQuery {
   include?: 'password';
+}
+/**
+ * This interface was referenced by `Queries`'s JSON-Schema
+ * via the `definition` "view".
+ */
+export interface ViewQuery {
+  view?: 'full';
 }
 
 // config.schema.json

@@ -4,10 +4,10 @@
  * one object per tenant, capability flags that drive the 501 answers and the shared contract suite.
  */
 import type { Logger } from 'pino';
-import type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, TenantConfig, VoicemailMessage } from '../schemas/types';
+import type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, RingGroup, RingGroupCreate, RingGroupPatch, TenantConfig, VoicemailMessage } from '../schemas/types';
 import type { BackendHttp } from './backend-http';
 
-export type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, TenantConfig, VoicemailMessage };
+export type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, RingGroup, RingGroupCreate, RingGroupPatch, TenantConfig, VoicemailMessage };
 
 /** One window of the backend's own list, starting at `cursor` (null: the start). */
 export interface ListPageRequest {
@@ -52,6 +52,12 @@ export interface PbxAdapter {
   listQueues?(extensionId: string): Promise<QueueMembership[]>;
   getCallSummary?(extensionId: string): Promise<CallSummary>;
   listVoicemail?(extensionId: string): Promise<VoicemailMessage[]>;
+  /** Ring groups, only where capabilities.ring_groups is true. Missing ids throw NotFoundError. */
+  listRingGroups?(): Promise<RingGroup[]>;
+  getRingGroup?(id: string): Promise<RingGroup>;
+  createRingGroup?(input: RingGroupCreate): Promise<RingGroup>;
+  updateRingGroup?(id: string, patch: RingGroupPatch): Promise<RingGroup>;
+  deleteRingGroup?(id: string): Promise<void>;
   /** Release timers and sockets. */
   close?(): Promise<void>;
 }

@@ -4,7 +4,7 @@
  * without a native one. Routes parse and validate; this file decides; adapters talk to backends.
  */
 import { randomInt } from 'node:crypto';
-import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter } from './contract';
+import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter, RingGroupCreate, RingGroupPatch } from './contract';
 import { asGatewayError, NotFoundError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
 import type { ExtensionCreate } from '../schemas/types';
 
@@ -127,4 +127,21 @@ function call<R>(tenant: Tenant, feature: Feature, method: ((id: string) => Prom
   requireFeature(tenant, feature);
   if (!method) throw new UnsupportedError(tenant.backend, feature);
   return method.call(tenant.adapter, id);
+}
+
+/** Ring groups: one capability flag, five optional adapter methods. */
+export function ringGroups(tenant: Tenant) {
+  requireFeature(tenant, 'ring_groups');
+  const a = tenant.adapter;
+  const need = <F>(f: F | undefined): F => {
+    if (!f) throw new UnsupportedError(tenant.backend, 'ring_groups');
+    return f;
+  };
+  return {
+    list: () => need(a.listRingGroups).call(a),
+    get: (id: string) => need(a.getRingGroup).call(a, id),
+    create: (input: RingGroupCreate) => need(a.createRingGroup).call(a, input),
+    update: (id: string, patch: RingGroupPatch) => need(a.updateRingGroup).call(a, id, patch),
+    delete: (id: string) => need(a.deleteRingGroup).call(a, id),
+  };
 }

@@ -14,6 +14,9 @@ import problemSchema from '../schemas/problem.schema.json';
 import queriesSchema from '../schemas/queries.schema.json';
 import tenantSchema from '../schemas/tenant.schema.json';
 import deviceSchema from '../schemas/device.schema.json';
+import ringGroupSchema from '../schemas/ring-group.schema.json';
+import ringGroupCreateSchema from '../schemas/ring-group-create.schema.json';
+import ringGroupPatchSchema from '../schemas/ring-group-patch.schema.json';
 import queueSchema from '../schemas/queue.schema.json';
 import callSummarySchema from '../schemas/call-summary.schema.json';
 import voicemailMessageSchema from '../schemas/voicemail-message.schema.json';
@@ -31,7 +34,7 @@ export const ajv = makeAjv(false);
 /** For query strings only. */
 const queryAjv = makeAjv(true);
 
-for (const s of [deviceSchema, queueSchema, callSummarySchema, voicemailMessageSchema, extensionSchema, extensionCreateSchema, extensionPatchSchema, problemSchema, tenantSchema, batchDeleteResultSchema, configSchema]) {
+for (const s of [ringGroupSchema, ringGroupCreateSchema, ringGroupPatchSchema, deviceSchema, queueSchema, callSummarySchema, voicemailMessageSchema, extensionSchema, extensionCreateSchema, extensionPatchSchema, problemSchema, tenantSchema, batchDeleteResultSchema, configSchema]) {
   ajv.addSchema(s);
 }
 queryAjv.addSchema(queriesSchema);
@@ -47,6 +50,9 @@ export const validators = {
   tenant: byId(tenantSchema),
   batchDeleteResult: byId(batchDeleteResultSchema),
   device: byId(deviceSchema),
+  ringGroup: byId(ringGroupSchema),
+  ringGroupCreate: byId(ringGroupCreateSchema),
+  ringGroupPatch: byId(ringGroupPatchSchema),
   queue: byId(queueSchema),
   callSummary: byId(callSummarySchema),
   voicemailMessage: byId(voicemailMessageSchema),
@@ -55,6 +61,7 @@ export const validators = {
     listExtensions: query('listExtensions'),
     getExtension: query('getExtension'),
     devices: query('devices'),
+    view: query('view'),
     batchDelete: query('batchDelete'),
     none: query('none'),
   },

@@ -39,8 +39,8 @@ export type SimFault =
 export interface RunningSimulator {
   /** `http://127.0.0.1:<port>` */
   url: string;
-  /** Queue a fault for the next request that reaches the server. */
-  injectFault(fault: SimFault): void;
+  /** Queue a fault for the next request that reaches the server, or for the one after `skip` more. */
+  injectFault(fault: SimFault, skip?: number): void;
   /** Number of requests the server has received (faulted ones included). */
   requestCount(): number;
   close(): Promise<void>;
@@ -85,15 +85,16 @@ export function encodeBody(res: SimResponse): { text: string | undefined; conten
 
 /** Serve a simulator handler on a loopback port (0 picks a free one). */
 export async function serveSimulator(handler: SimHandler, port = 0, host = '127.0.0.1'): Promise<RunningSimulator> {
-  const faults: SimFault[] = [];
+  const faults: { fault: SimFault; skip: number }[] = [];
   let count = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       count++;
-      const fault = faults.shift();
-      if (fault) return applyFault(fault, req, res);
+      const next = faults[0];
+      if (next && next.skip > 0) next.skip--;
+      else if (next) return void (faults.shift(), applyFault(next.fault, req, res));
       let answer: SimResponse;
       try {
         answer = handler(toSimRequest(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8')));
@@ -116,7 +117,7 @@ export async function serveSimulator(handler: SimHandler, port = 0, host = '127.
   const address = server.address() as AddressInfo;
   return {
     url: `http://${host}:${address.port}`,
-    injectFault: (f) => faults.push(f),
+    injectFault: (fault, skip = 0) => void faults.push({ fault, skip }),
     requestCount: () => count,
     close: () =>
       new Promise<void>((resolve) => {

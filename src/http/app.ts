@@ -14,6 +14,7 @@ import type { ApiKeyConfig } from '../../schemas/types';
 import { errorHandler } from './problems';
 import { detailRoutes } from './routes/details';
 import { extensionRoutes } from './routes/extensions';
+import { ringGroupRoutes } from './routes/ring-groups';
 import { tenantRoutes } from './routes/tenants';
 
 export interface AppDeps {
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(tenantRoutes(deps.tenants));
   app.use(extensionRoutes(deps.tenants));
   app.use(detailRoutes(deps.tenants));
+  app.use(ringGroupRoutes(deps.tenants));
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFoundError(`No route for ${req.method} ${req.path}.`)));
   app.use(errorHandler);

@@ -149,6 +149,16 @@ export function describeAdapterContract<S>(opts: ContractOptions<S>): void {
         expect(read.body).toMatchObject({ extension: '5100', name: 'New One', password: res.body.password });
       });
 
+      (ops.auto_number ? it : it.skip)('lets the backend pick the number when extension is left out', async () => {
+        seedOne(h as Harness<unknown>, '5300');
+        const res = await api().post(t).set(auth).send({ name: 'Auto' }).expect(201);
+        expect(validators.extension(res.body)).toBe(true);
+        expect(res.body.extension).toMatch(/^\S+$/);
+        expect(res.body.extension).not.toBe('5300');
+        const read = await api().get(res.headers.location).set(auth).expect(200);
+        expect(read.body).toMatchObject({ id: res.body.id, extension: res.body.extension, name: 'Auto' });
+      });
+
       it('keeps a given password', async () => {
         const res = await api().post(t).set(auth).send({ extension: '5101', name: 'Given', password: 'Given-Pass-5101' }).expect(201);
         const read = await api().get(`${t}/${res.body.id}`).query({ include: 'password' }).set(auth).expect(200);

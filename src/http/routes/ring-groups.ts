@@ -1,0 +1,51 @@
+import { Router } from 'express';
+import type { RingGroup, RingGroupCreate, RingGroupPatch } from '../../../schemas/types';
+import { ringGroups, type Tenant } from '../../extensions';
+import { check, validators } from '../../schemas';
+import { idFrom } from './extensions';
+import { tenantFrom } from './tenants';
+
+type View = { view?: 'full' };
+const shape = (g: RingGroup, full: boolean): RingGroup => {
+  const { vendor, ...rest } = g;
+  return full && vendor !== undefined ? { ...rest, vendor } : rest;
+};
+
+/** Ring groups, validated in the gateway (strategy, ring_time, members) before any backend call. */
+export function ringGroupRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
+  const router = Router();
+  const base = '/v1/tenants/:tenant/ring-groups';
+
+  router.get(base, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    const q = check<View>(validators.query.view, { ...req.query }, '/query');
+    const items = await ringGroups(tenant).list();
+    res.json({ items: items.map((g) => shape(g, q.view === 'full')) });
+  });
+  router.post(base, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    const ops = ringGroups(tenant);
+    const created = await ops.create(check<RingGroupCreate>(validators.ringGroupCreate, req.body ?? {}));
+    res.status(201).location(`/v1/tenants/${encodeURIComponent(tenant.name)}/ring-groups/${encodeURIComponent(created.id)}`).json(shape(created, false));
+  });
+  router.get(`${base}/:id`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    const q = check<View>(validators.query.view, { ...req.query }, '/query');
+    res.json(shape(await ringGroups(tenant).get(idFrom(req)), q.view === 'full'));
+  });
+  router.patch(`${base}/:id`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    const ops = ringGroups(tenant);
+    const patch = check<RingGroupPatch>(validators.ringGroupPatch, req.body ?? {});
+    res.json(shape(await ops.update(idFrom(req), patch), false));
+  });
+  router.delete(`${base}/:id`, async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    check(validators.query.none, req.query, '/query');
+    await ringGroups(tenant).delete(idFrom(req));
+    res.status(204).end();
+  });
+  return router;
+}

@@ -1,0 +1,193 @@
+/** Issabel over real HTTP: the JWT session under expiry and concurrency, create without overwrite, the
+ * non-atomic comma DELETE, apply-changes once per batch, and ring groups. */
+import request from 'supertest';
+import { DEMO_USER, startIssabelSimulator, type IssabelSimOptions, type IssabelSimulator } from '../../adapters/issabel/simulator';
+import type { RunningSimulator } from '../../src/simulator-kit';
+import { buildTestGateway } from '../helpers';
+
+const KEY = 'issabel-e2e-api-key-00001';
+const auth = { Authorization: `Bearer ${KEY}` };
+const running: RunningSimulator[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+async function setup(opts: IssabelSimOptions = {}, password = DEMO_USER.password, timeout_ms = 10_000) {
+  const { sim, server } = await startIssabelSimulator(opts);
+  running.push(server);
+  sim.seed([
+    { extension: '1000', name: 'Reception', secret: 'Secret-1000' },
+    { extension: '1001', name: 'Alice', secret: 'Secret-1001' },
+    { extension: '1002', name: 'Bruno', secret: 'Secret-1002' },
+    { extension: '1004', name: 'Dana', secret: 'Secret-1004' },
+  ]);
+  const gateway = buildTestGateway({
+    api_keys: [{ id: 'k', key: KEY, tenants: ['*'] }],
+    tenants: { hq: { backend: 'issabel', base_url: `${server.url}/pbxapi`, timeout_ms, auth: { user: DEMO_USER.user, password } } },
+  });
+  return { sim, app: gateway.app, logs: gateway.logs };
+}
+const ext = '/v1/tenants/hq/extensions';
+
+describe('Issabel tokens', () => {
+  it('logs in once and reuses the token', async () => {
+    const { sim, app } = await setup();
+    for (let i = 0; i < 5; i++) await request(app).get(ext).set(auth).expect(200);
+    expect(sim.counters.logins).toBe(1);
+    expect(sim.counters.renewals).toBe(0);
+  });
+
+  it.each(['status200', 'http500', 'http403', 'http401'] as const)(
+    'renews once and replays when fifty requests meet an expired token (%s), never failing a caller',
+    async (expiredStyle) => {
+      const { sim, app } = await setup({ expiredStyle });
+      await request(app).get(ext).set(auth).expect(200);
+      sim.expireAccessTokens();
+      const answers = await Promise.all(Array.from({ length: 50 }, () => request(app).get(`${ext}/1001`).set(auth)));
+      expect(answers.map((a) => a.status)).toEqual(Array(50).fill(200));
+      expect(sim.counters.renewals).toBe(1);
+      expect(sim.counters.logins).toBe(1);
+    },
+  );
+
+  it('logs in again when the refresh token has expired too', async () => {
+    const { sim, app } = await setup();
+    await request(app).get(ext).set(auth).expect(200);
+    sim.expireAccessTokens();
+    sim.expireRefreshTokens();
+    await request(app).get(ext).set(auth).expect(200);
+    expect(sim.counters.logins).toBe(2);
+  });
+
+  it('answers 502 backend-auth-failed for a refused login, without leaking the password', async () => {
+    const { app, logs } = await setup({}, 'not-the-issabel-password');
+    const res = await request(app).get(ext).set(auth).expect(502);
+    expect(res.body.type).toBe('/problems/backend-auth-failed');
+    expect(logs() + JSON.stringify(res.body)).not.toContain('not-the-issabel-password');
+  });
+
+  it('does not replay a create on an unexplained 500', async () => {
+    const { sim, app } = await setup();
+    await request(app).get(ext).set(auth).expect(200);
+    const before = sim.calls.length;
+    running[0].injectFault({ kind: 'status', status: 500, body: '{"status":"error","errors":[{"status":"500","detail":"AMI","verbose":"secret=amipass123"}]}' });
+    const res = await request(app).post(ext).set(auth).send({ name: 'Once' }).expect(502);
+    expect(JSON.stringify(res.body)).not.toContain('amipass123');
+    expect(sim.calls.length).toBe(before); // the faulted POST was answered by the fault; nothing was sent again
+  });
+});
+
+describe('Issabel writes', () => {
+  it('picks the next free number (the first gap above the lowest) when none is given', async () => {
+    const { app } = await setup();
+    const res = await request(app).post(ext).set(auth).send({ name: 'New', password: 'Given-Secret-1' }).expect(201);
+    expect(res.body).toMatchObject({ id: '1003', extension: '1003', username: '1003', name: 'New', password: 'Given-Secret-1', description: null });
+    expect(res.headers.location).toBe('/v1/tenants/hq/extensions/1003');
+  });
+
+  it('answers 409 for a taken number instead of letting PUT overwrite it', async () => {
+    const { sim, app } = await setup();
+    const res = await request(app).post(ext).set(auth).send({ extension: '1001', name: 'Intruder', password: 'Other-Secret-1' }).expect(409);
+    expect(res.body.errors).toEqual([{ pointer: '/extension', detail: 'already exists' }]);
+    expect(sim.raw('1001')).toMatchObject({ name: 'Alice', secret: 'Secret-1001' });
+    expect(sim.calls.some((c) => c.method === 'PUT')).toBe(false);
+  });
+
+  it('creates at a given free number', async () => {
+    const { sim, app } = await setup();
+    await request(app).post(ext).set(auth).send({ extension: '2000', name: 'Given' }).expect(201);
+    expect(sim.has('2000')).toBe(true);
+  });
+
+  it('refuses a description with 422 and its pointer, and a non-digit number', async () => {
+    const { app } = await setup();
+    const res = await request(app).post(ext).set(auth).send({ extension: '2001', name: 'x', description: 'not storable' }).expect(422);
+    expect(res.body.errors).toEqual([{ pointer: '/description', detail: "backend 'issabel' cannot store this field" }]);
+    const bad = await request(app).post(ext).set(auth).send({ extension: 'abc', name: 'x' }).expect(422);
+    expect(bad.body.errors[0].pointer).toBe('/extension');
+  });
+
+  it('PATCH changes only the fields sent, and a missing number is 404 (not a create)', async () => {
+    const { sim, app } = await setup();
+    await request(app).patch(`${ext}/1002`).set(auth).send({ name: 'Bruno C.' }).expect(200);
+    expect(sim.raw('1002')).toMatchObject({ name: 'Bruno C.', secret: 'Secret-1002' });
+    await request(app).patch(`${ext}/1999`).set(auth).send({ name: 'Ghost' }).expect(404);
+    expect(sim.has('1999')).toBe(false);
+  });
+
+  it('maps all-string answers: the full view carries typed vendor fields without secrets', async () => {
+    const { app } = await setup();
+    const res = await request(app).get(`${ext}/1001?view=full`).set(auth).expect(200);
+    expect(res.body).toMatchObject({ extension: '1001', username: '1001', domain: '127.0.0.1', description: null });
+    expect(JSON.stringify(res.body)).not.toContain('Secret-1001');
+    const devices = await request(app).get(`${ext}/1001/devices?include=password`).set(auth).expect(200);
+    expect(devices.body.items).toEqual([{ id: '1001', name: 'SIP/1001', username: '1001', technology: 'sip', password: 'Secret-1001' }]);
+  });
+});
+
+describe('Issabel batch delete', () => {
+  it('sends one comma DELETE of the numbers that exist, reads back, and reports each id truthfully', async () => {
+    const { sim, app } = await setup();
+    const reloadsBefore = sim.counters.reloads;
+    const res = await request(app).delete(`${ext}?ids=1000,1003,1001,abc,1004`).set(auth).expect(200);
+    expect(res.body.results).toEqual([
+      { id: '1000', status: 'deleted' },
+      { id: '1003', status: 'not_found' },
+      { id: '1001', status: 'deleted' },
+      { id: 'abc', status: 'not_found' },
+      { id: '1004', status: 'deleted' },
+    ]);
+    const deletes = sim.calls.filter((c) => c.method === 'DELETE');
+    expect(deletes).toEqual([{ method: 'DELETE', path: '/pbxapi/extensions/1000,1001,1004' }]);
+    expect(sim.counters.reloads - reloadsBefore).toBe(1);
+    expect(['1000', '1001', '1004'].map((n) => sim.has(n))).toEqual([false, false, false]);
+    expect(sim.has('1002')).toBe(true);
+  });
+
+  it('reports failed, not deleted, for numbers still there when the DELETE fails', async () => {
+    const { sim, app } = await setup({}, DEMO_USER.password, 300);
+    await request(app).get(ext).set(auth).expect(200);
+    // The next request is the read before the delete; the one after it, the DELETE, never gets an answer.
+    running[0].injectFault({ kind: 'hang' }, 1);
+    const res = await request(app).delete(`${ext}?ids=1000`).set(auth).expect(200);
+    expect(res.body.results).toEqual([{ id: '1000', status: 'failed', error: expect.objectContaining({ status: 504 }) }]);
+    expect(sim.has('1000')).toBe(true);
+  }, 20_000);
+});
+
+describe('Issabel ring groups', () => {
+  it('creates, reads, updates and deletes a ring group, validated before any backend call', async () => {
+    const { sim, app } = await setup();
+    const rg = '/v1/tenants/hq/ring-groups';
+    const before = sim.calls.length;
+    const bad = await request(app).post(rg).set(auth).send({ name: 'Bad', strategy: 'random', ring_time: 301, members: [] }).expect(400);
+    expect(bad.body.errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual(['/members', '/ring_time', '/strategy']);
+    expect(sim.calls.length).toBe(before);
+
+    const created = await request(app).post(rg).set(auth).send({ name: 'Sales', members: ['1001', '1002'], strategy: 'hunt', ring_time: 25 }).expect(201);
+    expect(created.body).toMatchObject({ name: 'Sales', members: ['1001', '1002'], strategy: 'hunt', ring_time: 25 });
+    const id = created.body.id as string;
+    expect(created.headers.location).toBe(`${rg}/${id}`);
+
+    const patched = await request(app).patch(`${rg}/${id}`).set(auth).send({ members: ['1000'] }).expect(200);
+    expect(patched.body).toMatchObject({ name: 'Sales', strategy: 'hunt', ring_time: 25, members: ['1000'] });
+    const list = await request(app).get(rg).set(auth).expect(200);
+    expect(list.body.items.map((g: { id: string }) => g.id)).toContain(id);
+    const full = await request(app).get(`${rg}/${id}?view=full`).set(auth).expect(200);
+    expect(full.body.vendor).toMatchObject({ destination_if_no_answer: expect.any(String) });
+
+    await request(app).post(rg).set(auth).send({ extension: id, name: 'Dup', members: ['1000'] }).expect(409);
+    await request(app).delete(`${rg}/${id}`).set(auth).expect(204);
+    await request(app).get(`${rg}/${id}`).set(auth).expect(404);
+    await request(app).patch(`${rg}/${id}`).set(auth).send({ name: 'x' }).expect(404);
+  });
+
+  it('answers 501 for ring groups on a backend without them', async () => {
+    const gateway = buildTestGateway({
+      api_keys: [{ id: 'k', key: KEY, tenants: ['*'] }],
+      tenants: { cloud: { backend: 'voipbin', base_url: 'http://127.0.0.1:9/v1.0', auth: { accesskey: 'vb_unused' } } },
+    });
+    const res = await request(gateway.app).get('/v1/tenants/cloud/ring-groups').set(auth).expect(501);
+    expect(res.body).toMatchObject({ backend: 'voipbin', capability: 'ring_groups' });
+  });
+});
