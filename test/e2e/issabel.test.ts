@@ -1,7 +1,7 @@
 /** Issabel over real HTTP: the JWT session under expiry and concurrency, create without overwrite, the
  * non-atomic comma DELETE, apply-changes once per batch, and ring groups. */
 import request from 'supertest';
-import { DEMO_USER, startIssabelSimulator, type IssabelSimOptions, type IssabelSimulator } from '../../adapters/issabel/simulator';
+import { DEMO_USER, startIssabelSimulator, type IssabelSimOptions } from '../../adapters/issabel/simulator';
 import type { RunningSimulator } from '../../src/simulator-kit';
 import { buildTestGateway } from '../helpers';
 
