@@ -93,3 +93,16 @@ tenants:
     expect(() => parse('api_keys: []\ntenants: {}')).toThrow(/^test\.yaml: \d+ fault/);
   });
 });
+
+describe('configSecrets', () => {
+  it('collects secret-named values only, so names stay readable in logs', () => {
+    const cfg = parseConfig(
+      `api_keys: [{ id: a, key: api-key-value-0123456789, tenants: ["*"] }]
+tenants:
+  v: { backend: vitalpbx, base_url: "https://v/api/v2", auth: { app_key: app-key-value, tenant: vitalpbx } }
+  i: { backend: issabel, base_url: "https://i/pbxapi", auth: { user: admin, password: issabel-pass } }`,
+      { registry, env: {} },
+    );
+    expect(configSecrets(cfg).sort()).toEqual(['api-key-value-0123456789', 'app-key-value', 'issabel-pass']);
+  });
+});

@@ -115,15 +115,23 @@ export function loadConfigFile(path: string, opts: { env?: NodeJS.ProcessEnv; re
   return parseConfig(text, { ...opts, source: path });
 }
 
-/** Every credential value in the config, so the logger can scrub them from any line. */
-export function configSecrets(config: Config): string[] {
-  const out: string[] = config.api_keys.map((k) => k.key);
-  const walk = (v: unknown) => {
-    if (typeof v === 'string') out.push(v);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  for (const t of Object.values(config.tenants)) walk(t.auth);
+const SECRET_KEY = /key|password|secret|token|pass/i;
+
+/** The values of secret-named fields (password, app_key, accesskey, token...) anywhere in an object. */
+export function secretValues(v: unknown, out: string[] = []): string[] {
+  if (v && typeof v === 'object') {
+    for (const [k, child] of Object.entries(v)) {
+      if (typeof child === 'string' && SECRET_KEY.test(k)) out.push(child);
+      else secretValues(child, out);
+    }
+  }
   return out;
+}
+
+/** Every credential value in the config (API keys, backend credentials), so the logger can scrub them from any
+ * line. Names such as a VitalPBX tenant or an Issabel user are not secrets and stay readable. */
+export function configSecrets(config: Config): string[] {
+  return [...config.api_keys.map((k) => k.key), ...Object.values(config.tenants).flatMap((t) => secretValues(t.auth))];
 }
 
 function dedupe(faults: FieldFault[]): FieldFault[] {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { registry } from '../adapters';
-import { ConfigError, configSecrets, loadConfigFile, type Config, type Registry } from './config';
+import { ConfigError, configSecrets, loadConfigFile, secretValues, type Config, type Registry } from './config';
 import type { SimulatedBackend } from './contract';
 import { createApp } from './http/app';
 import { createLogger, registerSecret } from './log';
@@ -54,7 +54,7 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   const logger = createLogger({ level: config.logging.level });
   configSecrets(config).forEach(registerSecret);
   const { running, resolved } = await startSimulators(config, reg);
-  Object.values(resolved).forEach((r) => Object.values(r.auth).forEach(registerSecret));
+  Object.values(resolved).forEach((r) => secretValues(r.auth).forEach(registerSecret));
   const tenants = buildTenants(config, reg, logger, { resolved });
   const app = createApp({ tenants, apiKeys: config.api_keys, logger, requestBudgetMs: config.server.request_budget_ms });
   const port = env.PORT !== undefined ? Number(env.PORT) : config.server.port;

@@ -32,7 +32,10 @@ function fromBodyParser(err: unknown): GatewayError | undefined {
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   const gatewayError = fromBodyParser(err) ?? asGatewayError(err);
   const log = req.log;
-  if (gatewayError.status >= 500) log?.error({ err, problem: gatewayError.slug }, 'request failed');
+  // Our own failures are errors; a backend's are warnings (they are about the PBX, not the gateway); refusals of
+  // the caller's request (4xx, 501) are ordinary answers.
+  if (gatewayError.status === 500) log?.error({ err, problem: gatewayError.slug }, 'request failed');
+  else if (gatewayError.status >= 502) log?.warn({ err, problem: gatewayError.slug }, 'backend failed');
   else log?.info({ problem: gatewayError.slug, status: gatewayError.status }, 'request refused');
   if (res.headersSent) return void res.end();
   sendProblem(res, gatewayError);
