@@ -104,36 +104,32 @@ export class UnsupportedError extends GatewayError {
   }
 }
 
+/** A failure of the tenant's backend, not of the caller's request: names the backend. */
+export abstract class BackendError extends GatewayError {
+  constructor(backend: string, detail: string, options?: { cause?: unknown }) {
+    super(detail, options);
+    this.extra.backend = backend;
+  }
+}
+
 /** The backend refused the gateway's own credentials (after a fresh login, where it has logins). */
-export class BackendAuthFailedError extends GatewayError {
+export class BackendAuthFailedError extends BackendError {
   readonly status = 502;
   readonly slug = 'backend-auth-failed';
   readonly title = "The backend refused the gateway's credentials";
-  constructor(backend: string, detail: string, options?: { cause?: unknown }) {
-    super(detail, options);
-    this.extra.backend = backend;
-  }
 }
 
 /** The backend answered 5xx, reset the connection, or sent something unreadable. */
-export class BackendUnavailableError extends GatewayError {
+export class BackendUnavailableError extends BackendError {
   readonly status = 502;
   readonly slug = 'backend-unavailable';
   readonly title = 'The backend failed';
-  constructor(backend: string, detail: string, options?: { cause?: unknown }) {
-    super(detail, options);
-    this.extra.backend = backend;
-  }
 }
 
-export class BackendTimeoutError extends GatewayError {
+export class BackendTimeoutError extends BackendError {
   readonly status = 504;
   readonly slug = 'backend-timeout';
   readonly title = 'The backend did not answer in time';
-  constructor(backend: string, detail: string, options?: { cause?: unknown }) {
-    super(detail, options);
-    this.extra.backend = backend;
-  }
 }
 
 /** The backend is rate limiting us and its wait does not fit this request's time budget. */

@@ -2,10 +2,9 @@
  * Issabel <-> canonical: every field rule, pure. Issabel v2 sends every scalar as a string ("30", "" for null,
  * "yes"/"no", "1" for true); v1 sent raw types. Both are read.
  */
+import { int, isRecord, type Raw } from '../../src/coerce';
 import type { Device, Extension, RingGroup, RingGroupCreate, RingGroupPatch } from '../../src/contract';
 
-export type Raw = Record<string, unknown>;
-export const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** "" (Issabel's null) and null/undefined -> null; numbers -> strings. */
 export function str(v: unknown): string | null {
@@ -14,11 +13,6 @@ export function str(v: unknown): string | null {
   return null;
 }
 
-export function int(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
-  if (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v)) return Number(v);
-  return null;
-}
 
 /** "yes"/"no", "1"/"0"/"", true/false -> boolean; anything else null. */
 export function bool(v: unknown): boolean | null {
@@ -126,3 +120,5 @@ export function numberFromLocation(location: string | undefined): string | null 
   const last = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
   return isNumber(last) ? last : null;
 }
+
+export { int, isRecord, type Raw };

@@ -2,18 +2,10 @@
  * VitalPBX <-> canonical: every field rule, pure. VitalPBX mixes numbers and numeric strings, sends nulls
  * freely, and has two shapes for voicemail: everything here parses defensively.
  */
+import { int, isRecord, type Raw } from '../../src/coerce';
 import type { CallSummary, Device, Extension, QueueMembership, VoicemailMessage } from '../../src/contract';
 
-export type Raw = Record<string, unknown>;
 
-export const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** 3, "3", " 3 " -> 3; anything else -> null. */
-export function int(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
-  if (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v)) return Number(v);
-  return null;
-}
 
 /** Strings as they are, numbers as decimal strings, everything else null. */
 export function text(v: unknown): string | null {
@@ -125,3 +117,5 @@ export function toVoicemail(data: unknown): VoicemailMessage[] {
   }
   return out.sort((a, b) => (b.received_at ?? '').localeCompare(a.received_at ?? ''));
 }
+
+export { int, isRecord, type Raw };
