@@ -356,6 +356,73 @@ export interface ViewQuery {
 
 // config.schema.json
 /**
+ * give either key or key_sha256
+ */
+export type ApiKeyConfig = (
+  | {
+      [k: string]: unknown | undefined;
+    }
+  | {
+      [k: string]: unknown | undefined;
+    }
+) & {
+  /**
+   * A name for the key, safe to log.
+   */
+  id: string;
+  /**
+   * The secret the client sends as Bearer.
+   */
+  key?: string;
+  /**
+   * Tenant names this key may use; "*" for all.
+   *
+   * @minItems 1
+   */
+  tenants: [string, ...string[]];
+  /**
+   * Hex SHA-256 of the key, so the file holds no usable secret (echo -n KEY | sha256sum).
+   */
+  key_sha256?: string;
+  /**
+   * What the key may do; default read and write. Reading passwords needs secrets.
+   */
+  scopes?: ('read' | 'write' | 'secrets')[];
+  rate_limit?: RateLimitConfig1;
+} & (
+    | {
+        [k: string]: unknown | undefined;
+      }
+    | {
+        [k: string]: unknown | undefined;
+      }
+  ) & {
+    /**
+     * A name for the key, safe to log.
+     */
+    id: string;
+    /**
+     * The secret the client sends as Bearer.
+     */
+    key?: string;
+    /**
+     * Tenant names this key may use; "*" for all.
+     *
+     * @minItems 1
+     */
+    tenants: [string, ...string[]];
+    /**
+     * Hex SHA-256 of the key, so the file holds no usable secret (echo -n KEY | sha256sum).
+     */
+    key_sha256?: string;
+    /**
+     * What the key may do; default read and write. Reading passwords needs secrets.
+     */
+    scopes?: ('read' | 'write' | 'secrets')[];
+    rate_limit?: RateLimitConfig1;
+  };
+
+/**
  * The gateway's configuration file (YAML). Each tenant entry is further validated by its backend's adapter (adapters/<backend>/config.schema.json).
  */
 export interface GatewayConfig {
@@ -368,6 +435,7 @@ export interface GatewayConfig {
   tenants: {
     [k: string]: TenantConfig | undefined;
   };
+  state?: StateConfig;
 }
 export interface ServerConfig {
   host?: string;
@@ -376,25 +444,39 @@ export interface ServerConfig {
    * Time budget of one request to the gateway, backend calls and retries included.
    */
   request_budget_ms?: number;
+  rate_limit?: RateLimitConfig;
+  /**
+   * Largest accepted request body.
+   */
+  body_limit?: string;
+  /**
+   * On SIGTERM, how long in-flight requests may take to finish.
+   */
+  shutdown_grace_ms?: number;
+}
+/**
+ * Default per-key rate limit (default 600 requests a minute).
+ */
+export interface RateLimitConfig {
+  /**
+   * Requests allowed per window; 0 turns the limit off.
+   */
+  requests: number;
+  window_s?: number;
 }
 export interface LoggingConfig {
   level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
-export interface ApiKeyConfig {
+/**
+ * This interface was referenced by `GatewayConfig`'s JSON-Schema
+ * via the `definition` "rateLimit".
+ */
+export interface RateLimitConfig1 {
   /**
-   * A name for the key, safe to log.
+   * Requests allowed per window; 0 turns the limit off.
    */
-  id: string;
-  /**
-   * The secret the client sends as Bearer.
-   */
-  key: string;
-  /**
-   * Tenant names this key may use; "*" for all.
-   *
-   * @minItems 1
-   */
-  tenants: [string, ...string[]];
+  requests: number;
+  window_s?: number;
 }
 export interface TenantConfig {
   /**
@@ -417,6 +499,7 @@ export interface TenantConfig {
     [k: string]: unknown | undefined;
   };
   tls?: TlsConfig;
+  resilience?: ResilienceConfig;
   [k: string]: unknown | undefined;
 }
 export interface TlsConfig {
@@ -424,4 +507,32 @@ export interface TlsConfig {
    * Verify the backend's certificate. Self-signed PBXes need false.
    */
   verify?: boolean;
+}
+export interface ResilienceConfig {
+  /**
+   * Retries of a failed read or safe write (never of a create).
+   */
+  retries?: number;
+  /**
+   * Consecutive failures that open the circuit.
+   */
+  breaker_failures?: number;
+  /**
+   * How long an open circuit fails fast before one probe call.
+   */
+  breaker_open_ms?: number;
+  /**
+   * Backend calls in flight at once for this tenant.
+   */
+  max_concurrent?: number;
+  /**
+   * Calls waiting for a slot; beyond it, 503.
+   */
+  max_queued?: number;
+}
+export interface StateConfig {
+  /**
+   * Share idempotency records, backend sessions and rate-limit counters through Redis; default in memory.
+   */
+  redis_url?: string;
 }

@@ -27,7 +27,7 @@ tenants:
 describe('config', () => {
   it('loads the issue example with env interpolation and defaults', () => {
     const cfg = parse(good, { OPS_API_KEY: 'ops-secret-key-0123456', VOIPBIN_ACCESSKEY: 'vb_abc' });
-    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 9090, request_budget_ms: 15000 });
+    expect(cfg.server).toMatchObject({ host: '127.0.0.1', port: 9090, request_budget_ms: 15000, body_limit: '1mb', rate_limit: { requests: 600, window_s: 60 } });
     expect(cfg.api_keys.map((k) => k.key)).toEqual(['ops-secret-key-0123456', 'acme-portal-default-key']);
     expect(cfg.tenants.acme.auth).toEqual({ accesskey: 'vb_abc' });
     expect(configSecrets(cfg)).toEqual(expect.arrayContaining(['ops-secret-key-0123456', 'vb_abc']));

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import type { ValidateFunction } from 'ajv';
 import YAML from 'yaml';
-import type { ApiKeyConfig, GatewayConfig, TenantConfig } from '../schemas/types';
+import { createHash } from 'node:crypto';
+import type { ApiKeyConfig, GatewayConfig, RateLimitConfig, TenantConfig } from '../schemas/types';
 import type { AdapterFactory } from './contract';
 import type { FieldFault } from './errors';
 import { ajv, escapePointer, toFieldFaults, validators } from './schemas';
@@ -14,7 +15,8 @@ import { ajv, escapePointer, toFieldFaults, validators } from './schemas';
 export type Registry = Readonly<Record<string, AdapterFactory>>;
 
 export interface Config {
-  server: { host: string; port: number; request_budget_ms: number };
+  server: { host: string; port: number; request_budget_ms: number; body_limit: string; shutdown_grace_ms: number; rate_limit: RateLimitConfig };
+  state: { redis_url?: string };
   logging: { level: string };
   api_keys: ApiKeyConfig[];
   tenants: Record<string, TenantConfig>;
@@ -88,9 +90,10 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; regis
   (Array.isArray(cfg.api_keys) ? cfg.api_keys : []).forEach((k, i) => {
     if (!k || typeof k !== 'object') return;
     if (keyIds.has(k.id)) faults.push({ pointer: `/api_keys/${i}/id`, detail: `duplicate key id '${k.id}'` });
-    if (keys.has(k.key)) faults.push({ pointer: `/api_keys/${i}/key`, detail: 'the same key is configured twice' });
+    const digest = keyDigest(k);
+    if (digest && keys.has(digest)) faults.push({ pointer: `/api_keys/${i}/${k.key !== undefined ? 'key' : 'key_sha256'}`, detail: 'the same key is configured twice' });
     keyIds.add(k.id);
-    keys.add(k.key);
+    if (digest) keys.add(digest);
     (Array.isArray(k.tenants) ? k.tenants : []).forEach((t, j) => {
       if (t !== '*' && !Object.hasOwn(tenants, t)) faults.push({ pointer: `/api_keys/${i}/tenants/${j}`, detail: `unknown tenant '${t}'` });
     });
@@ -98,7 +101,15 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; regis
 
   if (faults.length) throw new ConfigError(source, dedupe(faults));
   return Object.freeze({
-    server: { host: cfg.server?.host ?? '127.0.0.1', port: cfg.server?.port ?? 8080, request_budget_ms: cfg.server?.request_budget_ms ?? 15000 },
+    server: {
+      host: cfg.server?.host ?? '127.0.0.1',
+      port: cfg.server?.port ?? 8080,
+      request_budget_ms: cfg.server?.request_budget_ms ?? 15000,
+      body_limit: cfg.server?.body_limit ?? '1mb',
+      shutdown_grace_ms: cfg.server?.shutdown_grace_ms ?? 10000,
+      rate_limit: cfg.server?.rate_limit ?? { requests: 600, window_s: 60 },
+    },
+    state: cfg.state ?? {},
     logging: { level: cfg.logging?.level ?? 'info' },
     api_keys: cfg.api_keys,
     tenants,
@@ -131,7 +142,15 @@ export function secretValues(v: unknown, out: string[] = []): string[] {
 /** Every credential value in the config (API keys, backend credentials), so the logger can scrub them from any
  * line. Names such as a VitalPBX tenant or an Issabel user are not secrets and stay readable. */
 export function configSecrets(config: Config): string[] {
-  return [...config.api_keys.map((k) => k.key), ...Object.values(config.tenants).flatMap((t) => secretValues(t.auth))];
+  const keys = config.api_keys.map((k) => k.key).filter((k): k is string => k !== undefined);
+  const redis = config.state.redis_url ? [new URL(config.state.redis_url).password].filter(Boolean) : [];
+  return [...keys, ...redis, ...Object.values(config.tenants).flatMap((t) => secretValues(t.auth))];
+}
+
+/** SHA-256 of an API key, from the key itself or as configured (`key_sha256`), lower-case hex. */
+export function keyDigest(k: Pick<ApiKeyConfig, 'key' | 'key_sha256'>): string | undefined {
+  if (typeof k.key === 'string') return createHash('sha256').update(k.key, 'utf8').digest('hex');
+  return typeof k.key_sha256 === 'string' ? k.key_sha256.toLowerCase() : undefined;
 }
 
 function dedupe(faults: FieldFault[]): FieldFault[] {

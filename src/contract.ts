@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, RingGroup, RingGroupCreate, RingGroupPatch, TenantConfig, VoicemailMessage } from '../schemas/types';
 import type { BackendHttp } from './backend-http';
+import type { StateStore } from './state/store';
 
 export type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, RingGroup, RingGroupCreate, RingGroupPatch, TenantConfig, VoicemailMessage };
 
@@ -70,6 +71,8 @@ export interface AdapterContext {
   /** An HTTP client bound to the tenant's backend: timeouts, request ids, redacted logging, 429 handling. */
   http: BackendHttp;
   logger: Logger;
+  /** Shared state for this tenant (e.g. backend sessions, so several gateway instances log in once). */
+  state: StateStore;
 }
 
 /** A running simulator of the backend, as the demo and the tests start it. */

@@ -18,6 +18,8 @@ export abstract class GatewayError extends Error {
   abstract readonly title: string;
   /** Extra problem members (snake_case), e.g. `backend`, `capability`. */
   readonly extra: Record<string, unknown> = {};
+  /** Sent as `Retry-After` (and `retry_after`) when set. */
+  retryAfterSeconds?: number;
 
   constructor(detail: string, options?: { cause?: unknown }) {
     super(detail, options);
@@ -137,14 +139,60 @@ export class RateLimitedError extends GatewayError {
   readonly status = 503;
   readonly slug = 'rate-limited';
   readonly title = 'The backend is rate limiting requests';
-  constructor(
-    backend: string,
-    readonly retryAfterSeconds: number,
-    options?: { cause?: unknown },
-  ) {
+  constructor(backend: string, retryAfterSeconds: number, options?: { cause?: unknown }) {
     super(`Backend '${backend}' asked to wait ${retryAfterSeconds} s before retrying.`, options);
+    this.retryAfterSeconds = retryAfterSeconds;
     Object.assign(this.extra, { backend, retry_after: retryAfterSeconds });
   }
+}
+
+/** The backend is failing and its circuit is open: calls fail fast until a probe succeeds. */
+export class CircuitOpenError extends GatewayError {
+  readonly status = 503;
+  readonly slug = 'backend-circuit-open';
+  readonly title = 'The backend is failing; calls to it are paused';
+  constructor(backend: string, retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(`Backend '${backend}' failed repeatedly; calls resume after a probe in about ${retryAfterSeconds} s.`, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+    Object.assign(this.extra, { backend, retry_after: retryAfterSeconds });
+  }
+}
+
+/** Too many calls already waiting for this backend (the bulkhead is full). */
+export class BackendBusyError extends GatewayError {
+  readonly status = 503;
+  readonly slug = 'backend-busy';
+  readonly title = 'Too many calls are waiting for this backend';
+  constructor(backend: string, options?: { cause?: unknown }) {
+    super(`Backend '${backend}' has too many calls in flight; try again shortly.`, options);
+    this.retryAfterSeconds = 1;
+    Object.assign(this.extra, { backend, retry_after: 1 });
+  }
+}
+
+/** The caller's API key is over its rate limit. */
+export class TooManyRequestsError extends GatewayError {
+  readonly status = 429;
+  readonly slug = 'too-many-requests';
+  readonly title = 'Too many requests for this API key';
+  constructor(retryAfterSeconds: number) {
+    super(`This API key is over its rate limit; retry in ${retryAfterSeconds} s.`);
+    this.retryAfterSeconds = retryAfterSeconds;
+    this.extra.retry_after = retryAfterSeconds;
+  }
+}
+
+/** An Idempotency-Key reused with another request, or still in use by a running one. */
+export class IdempotencyConflictError extends GatewayError {
+  readonly status = 409;
+  readonly slug = 'idempotency-in-progress';
+  readonly title = 'A request with this Idempotency-Key is still running';
+}
+
+export class IdempotencyMismatchError extends GatewayError {
+  readonly status = 422;
+  readonly slug = 'idempotency-key-reused';
+  readonly title = 'This Idempotency-Key was used with a different request';
 }
 
 /** Anything that is not a GatewayError becomes this at the edge: the caller learns nothing of the internals. */

@@ -11,6 +11,8 @@ import { ConfigError, configSecrets, loadConfigFile, secretValues, type Config, 
 import type { SimulatedBackend } from './contract';
 import { createApp } from './http/app';
 import { createLogger, registerSecret } from './log';
+import { RedisStore } from './state/redis';
+import { MemoryStore, type StateStore } from './state/store';
 import { buildTenants } from './tenants';
 
 export function projectRoot(from = __dirname): string {
@@ -44,6 +46,11 @@ export async function startSimulators(config: Config, reg: Registry) {
   return { running, resolved };
 }
 
+/** Redis when the config names one (several instances act as one), else memory (one process). */
+export function createStore(config: Config): StateStore {
+  return config.state.redis_url ? new RedisStore(config.state.redis_url) : new MemoryStore();
+}
+
 export interface RunningGateway {
   server: Server;
   url: string;
@@ -55,8 +62,17 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   configSecrets(config).forEach(registerSecret);
   const { running, resolved } = await startSimulators(config, reg);
   Object.values(resolved).forEach((r) => secretValues(r.auth).forEach(registerSecret));
-  const tenants = buildTenants(config, reg, logger, { resolved });
-  const app = createApp({ tenants, apiKeys: config.api_keys, logger, requestBudgetMs: config.server.request_budget_ms });
+  const store = createStore(config);
+  const tenants = buildTenants(config, reg, logger, { resolved, store });
+  const app = createApp({
+    tenants,
+    apiKeys: config.api_keys,
+    logger,
+    store,
+    requestBudgetMs: config.server.request_budget_ms,
+    bodyLimit: config.server.body_limit,
+    rateLimit: config.server.rate_limit,
+  });
   const port = env.PORT !== undefined ? Number(env.PORT) : config.server.port;
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, config.server.host, () => resolve(s));
@@ -74,6 +90,7 @@ export async function startGateway(config: Config, reg: Registry = registry, env
       server.closeAllConnections();
       await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
       await Promise.all(running.map((s) => s.close()));
+      await store.close();
       logger.flush();
     },
   };

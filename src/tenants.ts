@@ -6,16 +6,20 @@ import type { Logger } from 'pino';
 import { BackendHttp } from './backend-http';
 import type { Config, Registry } from './config';
 import type { Tenant } from './extensions';
+import { MemoryStore, type StateStore } from './state/store';
 
 export interface BuildOptions {
   /** Overrides per tenant: the demo points simulated tenants at their running simulators. */
   resolved?: Record<string, { base_url: string; auth?: Record<string, unknown> }>;
   /** Retry-After waits (tests shorten them). */
   sleep?: (ms: number) => Promise<void>;
+  /** Shared state for adapters (backend sessions); default in memory. */
+  store?: StateStore;
 }
 
 export function buildTenants(config: Config, registry: Registry, logger: Logger, opts: BuildOptions = {}): Map<string, Tenant> {
   const tenants = new Map<string, Tenant>();
+  const store = opts.store ?? new MemoryStore();
   for (const [name, entry] of Object.entries(config.tenants)) {
     const factory = registry[entry.backend];
     const override = opts.resolved?.[name];
@@ -31,8 +35,21 @@ export function buildTenants(config: Config, registry: Registry, logger: Logger,
       tlsVerify: tls?.verify ?? true,
       sleep: opts.sleep,
     });
-    const adapter = factory.create({ tenant: name, config: tenantConfig, http, logger: tenantLogger });
+    const adapter = factory.create({ tenant: name, config: tenantConfig, http, logger: tenantLogger, state: namespaced(store, `tenant:${name}:`) });
     tenants.set(name, { name, backend: entry.backend, adapter });
   }
   return tenants;
+}
+
+/** A view of the store whose keys all start with a prefix, so one tenant's state never meets another's. */
+export function namespaced(store: StateStore, prefix: string): StateStore {
+  return {
+    kind: store.kind,
+    get: (k) => store.get(prefix + k),
+    set: (k, v, ttl) => store.set(prefix + k, v, ttl),
+    setIfAbsent: (k, v, ttl) => store.setIfAbsent(prefix + k, v, ttl),
+    delete: (k) => store.delete(prefix + k),
+    increment: (k, ttl) => store.increment(prefix + k, ttl),
+    close: async () => undefined,
+  };
 }

@@ -4,6 +4,7 @@ import { registry as defaultRegistry } from '../adapters';
 import { configSecrets, parseConfig, type Config, type Registry } from '../src/config';
 import { createApp } from '../src/http/app';
 import { createLogger, registerSecret } from '../src/log';
+import { MemoryStore, type StateStore } from '../src/state/store';
 import { buildTenants } from '../src/tenants';
 
 export interface TestGateway {
@@ -15,7 +16,7 @@ export interface TestGateway {
   waits: number[];
 }
 
-export function buildTestGateway(config: object, opts: { registry?: Registry; requestBudgetMs?: number; env?: NodeJS.ProcessEnv } = {}): TestGateway {
+export function buildTestGateway(config: object, opts: { registry?: Registry; requestBudgetMs?: number; env?: NodeJS.ProcessEnv; store?: StateStore } = {}): TestGateway {
   const registry = opts.registry ?? defaultRegistry;
   const parsed = parseConfig(JSON.stringify(config), { registry, env: opts.env ?? {} });
   let lines = '';
@@ -23,7 +24,16 @@ export function buildTestGateway(config: object, opts: { registry?: Registry; re
   const logger = createLogger({ level: 'debug', destination: sink });
   configSecrets(parsed).forEach(registerSecret);
   const waits: number[] = [];
-  const tenants = buildTenants(parsed, registry, logger, { sleep: async (ms) => void waits.push(ms) });
-  const app = createApp({ tenants, apiKeys: parsed.api_keys, logger, requestBudgetMs: opts.requestBudgetMs ?? 5000 });
+  const store = opts.store ?? new MemoryStore();
+  const tenants = buildTenants(parsed, registry, logger, { sleep: async (ms) => void waits.push(ms), store });
+  const app = createApp({
+    tenants,
+    apiKeys: parsed.api_keys,
+    logger,
+    store,
+    requestBudgetMs: opts.requestBudgetMs ?? 5000,
+    bodyLimit: parsed.server.body_limit,
+    rateLimit: parsed.server.rate_limit,
+  });
   return { app, config: parsed, logs: () => lines, waits };
 }

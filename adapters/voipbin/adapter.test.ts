@@ -18,7 +18,7 @@ afterEach(() => server.close());
 
 const gatewayWith = (tenantAuth: Record<string, unknown>) =>
   buildTestGateway({
-    api_keys: [{ id: 'k', key: KEY, tenants: ['*'] }],
+    api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
     tenants: { v: { backend: 'voipbin', base_url: `${server.url}/v1.0`, auth: tenantAuth } },
   });
 const logins = () => sim.calls.filter((c) => c.path === '/auth/login').length;
@@ -70,7 +70,7 @@ describe('VoIPBIN seed-era answers', () => {
     try {
       const [rec] = legacy.sim.seed([{ extension: '200', name: 'Old' }]);
       const { app } = buildTestGateway({
-        api_keys: [{ id: 'k', key: KEY, tenants: ['*'] }],
+        api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
         tenants: { v: { backend: 'voipbin', base_url: `${legacy.server.url}/v1.0`, auth: { accesskey: 'vb_demo_0c5f6a3e9b1d4e7f8a2b' } } },
       });
       const res = await request(app).get(`/v1/tenants/v/extensions/${rec.id}`).set(auth).expect(200);

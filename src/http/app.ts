@@ -10,7 +10,9 @@ import type { Tenant } from '../extensions';
 import { redactUrl } from '../log';
 import { runWithContext } from '../request-context';
 import { ApiKeys, authenticate } from './auth';
-import type { ApiKeyConfig } from '../../schemas/types';
+import { auditLog, rateLimit, scopeByMethod } from './guards';
+import { MemoryStore, type StateStore } from '../state/store';
+import type { ApiKeyConfig, RateLimitConfig } from '../../schemas/types';
 import { errorHandler } from './problems';
 import { detailRoutes } from './routes/details';
 import { extensionRoutes } from './routes/extensions';
@@ -25,6 +27,10 @@ export interface AppDeps {
   requestBudgetMs?: number;
   /** Largest accepted JSON body (default 1 MB). */
   bodyLimit?: string;
+  /** Shared state (rate-limit counters, idempotency records); default in memory. */
+  store?: StateStore;
+  /** Default per-key rate limit (default 600 requests a minute). */
+  rateLimit?: RateLimitConfig;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -41,8 +47,13 @@ export function createApp(deps: AppDeps): express.Express {
     const requestId = given && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
+    // An API answers JSON to programs: nothing in it may be framed, sniffed, cached, or run as a page.
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
     req.log = deps.logger.child({ req_id: requestId });
     const started = performance.now();
     res.on('finish', () => {
@@ -67,7 +78,8 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
-  app.use('/v1', authenticate(new ApiKeys(deps.apiKeys)));
+  const store = deps.store ?? new MemoryStore();
+  app.use('/v1', authenticate(new ApiKeys(deps.apiKeys)), rateLimit(store, deps.rateLimit ?? { requests: 600, window_s: 60 }), scopeByMethod, auditLog);
   app.use(tenantRoutes(deps.tenants));
   app.use(extensionRoutes(deps.tenants));
   app.use(detailRoutes(deps.tenants));

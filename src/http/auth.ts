@@ -5,22 +5,28 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { ApiKeyConfig } from '../../schemas/types';
+import { keyDigest } from '../config';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+export type Scope = 'read' | 'write' | 'secrets';
+/** A key without `scopes` keeps the original meaning: read and write, no secrets. */
+const DEFAULT_SCOPES: readonly Scope[] = ['read', 'write'];
 
 export class ApiKeys {
   private readonly entries: { digest: Buffer; key: ApiKeyConfig }[];
 
   constructor(keys: readonly ApiKeyConfig[]) {
-    this.entries = keys.map((key) => ({ digest: digest(key.key), key }));
+    // Keys are held only as digests: a `key_sha256` config never had the key, a `key` config drops it here.
+    this.entries = keys.map((key) => ({ digest: Buffer.from(keyDigest(key) ?? '', 'hex'), key }));
   }
 
   find(presented: string): ApiKeyConfig | undefined {
     const d = digest(presented);
     let found: ApiKeyConfig | undefined;
     // Compare with every key, always: the time taken does not depend on which one matched.
-    for (const e of this.entries) if (timingSafeEqual(e.digest, d)) found = e.key;
+    for (const e of this.entries) if (e.digest.length === d.length && timingSafeEqual(e.digest, d)) found = e.key;
     return found;
   }
 }
@@ -44,4 +50,17 @@ export function authenticate(keys: ApiKeys) {
 
 export function assertTenantAccess(req: Request, tenant: string): void {
   if (!req.apiKey || !mayUseTenant(req.apiKey, tenant)) throw new ForbiddenError(`This API key may not use tenant '${tenant}'.`);
+}
+
+export function scopesOf(key: ApiKeyConfig): readonly Scope[] {
+  return (key.scopes as Scope[] | undefined) ?? DEFAULT_SCOPES;
+}
+
+/** 403 naming the scope the key lacks. */
+export function requireScope(req: Request, scope: Scope): void {
+  if (!req.apiKey || !scopesOf(req.apiKey).includes(scope)) {
+    const err = new ForbiddenError(`This API key lacks the '${scope}' scope.`);
+    err.extra.scope = scope;
+    throw err;
+  }
 }

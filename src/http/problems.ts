@@ -3,7 +3,7 @@
  * Only what the GatewayError says for the caller is sent; causes (backend bodies, stack traces) go to the log.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { asGatewayError, ConflictError, GatewayError, MalformedRequestError, PayloadTooLargeError, RateLimitedError, UnprocessableError, ValidationError } from '../errors';
+import { asGatewayError, ConflictError, GatewayError, MalformedRequestError, PayloadTooLargeError, UnprocessableError, ValidationError } from '../errors';
 import type { Problem } from '../../schemas/types';
 
 export function toProblem(err: GatewayError, requestId?: string): Problem {
@@ -16,7 +16,7 @@ export function toProblem(err: GatewayError, requestId?: string): Problem {
 }
 
 export function sendProblem(res: Response, err: GatewayError): void {
-  if (err instanceof RateLimitedError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+  if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
   res.status(err.status).type('application/problem+json').send(JSON.stringify(toProblem(err, res.locals.requestId as string | undefined)));
 }
 

@@ -36,7 +36,7 @@ async function makeHarness<S>(opts: ContractOptions<S>, mode: FakeMode): Promise
   const fake = await startFake(mode, backend);
   const tenant = (a: Record<string, unknown>) => ({ backend: opts.factory.backend, base_url: fake.baseUrl, timeout_ms: 500, auth: a, ...backend.tenantExtra });
   const gateway = buildTestGateway(
-    { api_keys: [{ id: 'contract', key: KEY, tenants: ['*'] }], tenants: { t1: tenant(backend.auth), badauth: tenant(backend.badAuth) } },
+    { api_keys: [{ id: 'contract', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }], tenants: { t1: tenant(backend.auth), badauth: tenant(backend.badAuth) } },
     { registry: { [opts.factory.backend]: opts.factory } },
   );
   return { app: gateway.app, backend, fake, logs: gateway.logs, waits: gateway.waits };

@@ -25,7 +25,7 @@ server: { host: 127.0.0.1, port: 0 }
 logging: { level: silent }
 api_keys:
   - { id: ops, key: "\${OPS_KEY}", tenants: ["*"] }
-  - { id: acme-portal, key: "${ACME}", tenants: [acme] }
+  - { id: acme-portal, key: "${ACME}", tenants: [acme], scopes: [read, write, secrets] }
 tenants:
   acme:
     backend: voipbin

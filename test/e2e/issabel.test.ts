@@ -22,7 +22,7 @@ async function setup(opts: IssabelSimOptions = {}, password = DEMO_USER.password
     { extension: '1004', name: 'Dana', secret: 'Secret-1004' },
   ]);
   const gateway = buildTestGateway({
-    api_keys: [{ id: 'k', key: KEY, tenants: ['*'] }],
+    api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
     tenants: { hq: { backend: 'issabel', base_url: `${server.url}/pbxapi`, timeout_ms, auth: { user: DEMO_USER.user, password } } },
   });
   return { sim, app: gateway.app, logs: gateway.logs };
@@ -184,7 +184,7 @@ describe('Issabel ring groups', () => {
 
   it('answers 501 for ring groups on a backend without them', async () => {
     const gateway = buildTestGateway({
-      api_keys: [{ id: 'k', key: KEY, tenants: ['*'] }],
+      api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
       tenants: { cloud: { backend: 'voipbin', base_url: 'http://127.0.0.1:9/v1.0', auth: { accesskey: 'vb_unused' } } },
     });
     const res = await request(gateway.app).get('/v1/tenants/cloud/ring-groups').set(auth).expect(501);

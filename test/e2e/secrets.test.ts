@@ -25,7 +25,7 @@ beforeAll(async () => {
   jwt = ((await login.json()) as { token: string }).token;
   const base_url = `${server.url}/v1.0`;
   gateway = buildTestGateway({
-    api_keys: [{ id: 'secrets', key: API_KEY, tenants: ['*'] }],
+    api_keys: [{ id: 'secrets', key: API_KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
     tenants: {
       bykey: { backend: 'voipbin', base_url, auth: { accesskey: ACCESSKEY } },
       bylogin: { backend: 'voipbin', base_url, auth: DEMO_USER },

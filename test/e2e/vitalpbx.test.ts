@@ -29,7 +29,7 @@ beforeAll(async () => {
   sim.seed('branch2', [{ extension: '2001', name: 'Branch Desk' }]);
   const base_url = `${server.url}/api/v2`;
   gateway = buildTestGateway({
-    api_keys: [{ id: 'k', key: KEY, tenants: ['*'] }],
+    api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
     tenants: {
       hq: { backend: 'vitalpbx', base_url, auth: { app_key: DEMO_APP_KEY, tenant: 'vitalpbx' } },
       branch: { backend: 'vitalpbx', base_url, auth: { app_key: DEMO_APP_KEY, tenant: 2 } },
@@ -94,7 +94,7 @@ describe('VitalPBX extension details', () => {
 
   it('answers 501 for details on a backend without them', async () => {
     const other = buildTestGateway({
-      api_keys: [{ id: 'k', key: KEY, tenants: ['*'] }],
+      api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
       tenants: { cloud: { backend: 'voipbin', base_url: 'http://127.0.0.1:9/v1.0', auth: { accesskey: 'vb_unused' } } },
     });
     const res = await request(other.app).get('/v1/tenants/cloud/extensions/0b5d6c56-4c5f-4b35-9a5b-0d3b1c2a3e4f/queues').set(auth).expect(501);
@@ -105,7 +105,7 @@ describe('VitalPBX extension details', () => {
 describe('VitalPBX faults', () => {
   it('answers 502 backend-auth-failed for a refused app-key, and logs no trace of it', async () => {
     const bad = buildTestGateway({
-      api_keys: [{ id: 'k', key: KEY, tenants: ['*'] }],
+      api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
       tenants: { hq: { backend: 'vitalpbx', base_url: `${server.url}/api/v2`, auth: { app_key: 'refused-app-key-xyz', tenant: 'vitalpbx' } } },
     });
     const res = await request(bad.app).get('/v1/tenants/hq/extensions').set(auth).expect(502);

@@ -3,6 +3,7 @@ import type { DevicesQuery } from '../../../schemas/types';
 import { details, type Tenant } from '../../extensions';
 import { check, validators } from '../../schemas';
 import { idFrom } from './extensions';
+import { requireScope } from '../auth';
 import { tenantFrom } from './tenants';
 
 /** Extension details: devices, queues, call summary, voicemail. 501 where the backend has no such notion. */
@@ -13,6 +14,7 @@ export function detailRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
   router.get(`${base}/devices`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     const q = check<DevicesQuery>(validators.query.devices, { ...req.query }, '/query');
+    if (q.include === 'password') requireScope(req, 'secrets');
     const devices = await details.devices(tenant, idFrom(req));
     // Device passwords are SIP secrets: shown only when asked for.
     res.json({ items: devices.map(({ password, ...d }) => (q.include === 'password' && password !== undefined ? { ...d, password } : d)) });

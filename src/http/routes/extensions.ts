@@ -5,6 +5,8 @@ import * as ops from '../../extensions';
 import type { Tenant } from '../../extensions';
 import { readPage } from '../../paging';
 import { check, validators } from '../../schemas';
+import { requireScope } from '../auth';
+import { audit } from '../guards';
 import { tenantFrom } from './tenants';
 
 /** Ids are checked before any backend call: nothing outside the extension path it names can reach a backend. */
@@ -29,6 +31,7 @@ export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
   router.get(base, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     const q = check<ListExtensionsQuery>(validators.query.listExtensions, { ...req.query }, '/query');
+    if (q.include === 'password') requireScope(req, 'secrets');
     ops.requireOp(tenant, 'list');
     const page = await readPage(tenant.adapter, tenant.name, q.page_size ?? 50, q.page_token);
     const opts = { includePassword: q.include === 'password', full: q.view === 'full' };
@@ -37,14 +40,17 @@ export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
 
   router.post(base, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
+    audit(res, 'extension.create');
     check(validators.query.none, req.query, '/query');
     const created = await ops.createExtension(tenant, body<ExtensionCreate>(req, validators.extensionCreate));
+    audit(res, 'extension.create', created.id);
     // The one answer that carries the password unasked: the caller has no other way to learn a generated one.
     res.status(201).location(location(tenant, created.id)).json(ops.shape(created, { includePassword: true }));
   });
 
   router.delete(base, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
+    audit(res, 'extension.batch_delete', typeof req.query.ids === 'string' ? req.query.ids.slice(0, 2000) : undefined);
     const q = check<BatchDeleteQuery>(validators.query.batchDelete, { ...req.query }, '/query');
     const ids = q.ids.split(',').map((s) => s.trim());
     const bad = ids.findIndex((id) => id === '');
@@ -59,6 +65,7 @@ export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
   router.get(`${base}/:id`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     const q = check<GetExtensionQuery>(validators.query.getExtension, { ...req.query }, '/query');
+    if (q.include === 'password') requireScope(req, 'secrets');
     const id = idFrom(req);
     ops.requireOp(tenant, 'get');
     const ext = await tenant.adapter.getExtension(id);
@@ -67,6 +74,7 @@ export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
 
   router.patch(`${base}/:id`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
+    audit(res, 'extension.update', String(req.params.id));
     check(validators.query.none, req.query, '/query');
     const patch = body<ExtensionPatch>(req, validators.extensionPatch);
     const updated = await ops.updateExtension(tenant, idFrom(req), patch);
@@ -75,6 +83,7 @@ export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
 
   router.delete(`${base}/:id`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
+    audit(res, 'extension.delete', String(req.params.id));
     check(validators.query.none, req.query, '/query');
     await ops.deleteExtension(tenant, idFrom(req));
     res.status(204).end();
@@ -82,6 +91,7 @@ export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
 
   router.post(`${base}/:id/direct-hash/regenerate`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
+    audit(res, 'extension.direct_hash_regenerate', String(req.params.id));
     check(validators.query.none, req.query, '/query');
     const ext = await ops.regenerateDirectHash(tenant, idFrom(req));
     res.json(ops.shape(ext, {}));

@@ -3,6 +3,7 @@ import type { RingGroup, RingGroupCreate, RingGroupPatch } from '../../../schema
 import { ringGroups, type Tenant } from '../../extensions';
 import { check, validators } from '../../schemas';
 import { idFrom } from './extensions';
+import { audit } from '../guards';
 import { tenantFrom } from './tenants';
 
 type View = { view?: 'full' };
@@ -24,9 +25,11 @@ export function ringGroupRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
   });
   router.post(base, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
+    audit(res, 'ring_group.create');
     check(validators.query.none, req.query, '/query');
     const ops = ringGroups(tenant);
     const created = await ops.create(check<RingGroupCreate>(validators.ringGroupCreate, req.body ?? {}));
+    audit(res, 'ring_group.create', created.id);
     res.status(201).location(`/v1/tenants/${encodeURIComponent(tenant.name)}/ring-groups/${encodeURIComponent(created.id)}`).json(shape(created, false));
   });
   router.get(`${base}/:id`, async (req, res) => {
@@ -36,6 +39,7 @@ export function ringGroupRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
   });
   router.patch(`${base}/:id`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
+    audit(res, 'ring_group.update', String(req.params.id));
     check(validators.query.none, req.query, '/query');
     const ops = ringGroups(tenant);
     const patch = check<RingGroupPatch>(validators.ringGroupPatch, req.body ?? {});
@@ -43,6 +47,7 @@ export function ringGroupRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
   });
   router.delete(`${base}/:id`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
+    audit(res, 'ring_group.delete', String(req.params.id));
     check(validators.query.none, req.query, '/query');
     await ringGroups(tenant).delete(idFrom(req));
     res.status(204).end();

@@ -13,6 +13,7 @@ export function describeTenant(t: Tenant): TenantView {
  * limited key learns nothing of other tenants), 404 when a key that may see every tenant names an unknown one. */
 export function tenantFrom(req: Request, tenants: ReadonlyMap<string, Tenant>): Tenant {
   const name = String(req.params.tenant);
+  if (req.res) req.res.locals.tenant = name;
   assertTenantAccess(req, name);
   const tenant = tenants.get(name);
   if (!tenant) throw new NotFoundError(`No tenant named '${name}'.`);

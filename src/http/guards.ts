@@ -1,0 +1,56 @@
+/**
+ * Per-request guards that sit between authentication and the routes: scopes by method, the per-key rate limit
+ * (counted in the shared store, so several instances share one budget), and the audit line of every write.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import type { RateLimitConfig } from '../../schemas/types';
+import { TooManyRequestsError } from '../errors';
+import type { StateStore } from '../state/store';
+import { requireScope } from './auth';
+
+/** GET and HEAD read; everything else writes. */
+export function scopeByMethod(req: Request, _res: Response, next: NextFunction): void {
+  requireScope(req, req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
+  next();
+}
+
+/** Fixed-window limit per API key, with the IETF `RateLimit-*` headers on every answer. */
+export function rateLimit(store: StateStore, defaults: RateLimitConfig) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const key = req.apiKey!;
+    const { requests, window_s = 60 } = key.rate_limit ?? defaults;
+    if (requests <= 0) return next();
+    const windowMs = window_s * 1000;
+    const { count, resetMs } = await store.increment(`ratelimit:${key.id}`, windowMs);
+    const reset = Math.max(1, Math.ceil(resetMs / 1000));
+    res.setHeader('RateLimit-Policy', `${requests};w=${window_s}`);
+    res.setHeader('RateLimit-Limit', String(requests));
+    res.setHeader('RateLimit-Remaining', String(Math.max(0, requests - count)));
+    res.setHeader('RateLimit-Reset', String(reset));
+    if (count > requests) return next(new TooManyRequestsError(reset));
+    next();
+  };
+}
+
+export interface AuditEntry {
+  operation: string;
+  target?: string;
+}
+
+/** Name the write this request performs; its audit line is written when the answer is sent. */
+export function audit(res: Response, operation: string, target?: string): void {
+  res.locals.audit = { operation, target } satisfies AuditEntry;
+}
+
+/** One line per write: who (key id), where (tenant), what (operation, target), how it ended, request id. */
+export function auditLog(req: Request, res: Response, next: NextFunction): void {
+  res.on('finish', () => {
+    const entry = res.locals.audit as AuditEntry | undefined;
+    if (!entry) return;
+    req.log?.info(
+      { audit: true, key_id: req.apiKey?.id, tenant: req.params.tenant ?? res.locals.tenant, operation: entry.operation, target: entry.target, status: res.statusCode, outcome: res.statusCode < 400 ? 'success' : 'failure' },
+      'audit',
+    );
+  });
+  next();
+}
