@@ -8,7 +8,8 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import type { Logger } from 'pino';
-import { BackendTimeoutError, BackendUnavailableError, RateLimitedError } from './errors';
+import { BulkheadPolicy, BulkheadRejectedError, BrokenCircuitError, CircuitBreakerPolicy, ConsecutiveBreaker, ExponentialBackoff, RetryPolicy, bulkhead, circuitBreaker, handleWhen, retry } from 'cockatiel';
+import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, RateLimitedError } from './errors';
 import { redactUrl } from './log';
 import { currentContext, remainingBudgetMs } from './request-context';
 
@@ -20,8 +21,11 @@ export interface BackendRequest {
   headers?: Record<string, string>;
   /** Sent as JSON unless a string (sent as is). */
   data?: unknown;
-  /** Safe to send twice (reads, PUT of full state, deletes): retried once after a connection reset. */
+  /** Safe to send twice (reads, PUT of full state, deletes): retried after a transient failure. */
   idempotent: boolean;
+  /** Whether an answer counts against the circuit breaker; default any 5xx but 501. An adapter that knows
+   * better (a backend's expired-token 500) says so here. */
+  isFailure?: (res: BackendResponse) => boolean;
 }
 
 export interface BackendResponse {
@@ -29,6 +33,18 @@ export interface BackendResponse {
   headers: Record<string, string>;
   /** The raw body; adapters parse it with `parseJsonBody` so garbage becomes a 502, not a crash. */
   text: string;
+}
+
+export interface ResilienceOptions {
+  /** Retries of a read or safe write after a transient failure (default 2). Creates are never retried. */
+  retries?: number;
+  /** Consecutive failures that open the circuit (default 5). */
+  breakerFailures?: number;
+  /** How long an open circuit fails fast before one probe call (default 30 s). */
+  breakerOpenMs?: number;
+  /** Backend calls in flight at once (default 16), and calls allowed to wait for a slot (default 64). */
+  maxConcurrent?: number;
+  maxQueued?: number;
 }
 
 export interface BackendHttpOptions {
@@ -44,15 +60,44 @@ export interface BackendHttpOptions {
   maxRetryAfterMs?: number;
   /** Sleep used for Retry-After waits (tests shorten it). */
   sleep?: (ms: number) => Promise<void>;
+  resilience?: ResilienceOptions;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A connection that failed before the backend could act: safe to try again for a call that may be repeated. */
+function isTransient(err: Error): boolean {
+  if (!(err instanceof BackendUnavailableError)) return false;
+  const code = isAxiosError(err.cause) ? err.cause.code : undefined;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED' || code === 'ERR_BAD_RESPONSE';
+}
+
+/** Proxy-style failures in front of a backend; a 500 is the backend's own answer and is for the adapter to read. */
+const TRANSIENT_STATUS = new Set([502, 503, 504]);
+const defaultIsFailure = (r: BackendResponse) => r.status >= 500 && r.status !== 501;
+
+/** What the breaker sees: the answer, and whether it counts as a failure of the backend. */
+interface Judged {
+  res: BackendResponse;
+  failed: boolean;
+}
+
+/**
+ * Per tenant backend: a bulkhead (bounded concurrency and queue), a retry with jittered exponential backoff
+ * for calls that may be repeated, and a circuit breaker that fails fast after repeated failures until one
+ * probe succeeds. Timeouts are the per-call axios timeout, cut to the request's remaining budget; a timed-out
+ * call is not retried (the backend is slow, more calls make it slower, and the budget is mostly spent).
+ */
 export class BackendHttp {
   readonly backend: string;
   private readonly axios: AxiosInstance;
   private readonly opts: BackendHttpOptions;
   private readonly sleep: (ms: number) => Promise<void>;
+  readonly breaker: CircuitBreakerPolicy;
+  private readonly bulkhead: BulkheadPolicy;
+  private readonly retry: RetryPolicy;
+  private readonly breakerOpenMs: number;
+  private openedAt = 0;
 
   constructor(opts: BackendHttpOptions) {
     this.opts = opts;
@@ -65,32 +110,62 @@ export class BackendHttp {
       transformResponse: [(d: unknown) => d],
       validateStatus: () => true,
       maxRedirects: 0,
+      // Keep-alive per backend: one TLS handshake serves many calls.
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: opts.tlsVerify ?? true }),
+    });
+    const r = opts.resilience ?? {};
+    this.breakerOpenMs = r.breakerOpenMs ?? 30_000;
+    this.breaker = circuitBreaker(handleWhen((e) => e instanceof BackendError).orWhenResult((j) => (j as Judged).failed), {
+      halfOpenAfter: this.breakerOpenMs,
+      breaker: new ConsecutiveBreaker(r.breakerFailures ?? 5),
+    });
+    this.breaker.onBreak(() => {
+      this.openedAt = Date.now();
+      opts.logger.warn({ backend: this.backend }, 'circuit opened: calls to this backend fail fast');
+    });
+    this.breaker.onReset(() => opts.logger.info({ backend: this.backend }, 'circuit closed'));
+    this.bulkhead = bulkhead(r.maxConcurrent ?? 16, r.maxQueued ?? 64);
+    this.retry = retry(handleWhen(isTransient).orWhenResult((res) => TRANSIENT_STATUS.has((res as BackendResponse).status) && !(res as BackendResponse).headers['retry-after']), {
+      maxAttempts: r.retries ?? 2,
+      backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }),
     });
   }
 
   async request(req: BackendRequest): Promise<BackendResponse> {
-    let resetRetried = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await this.send(req);
-        const wait = this.retryAfterMs(res);
-        if (wait === undefined) return res;
-        const maxWait = this.opts.maxRetryAfterMs ?? 2000;
-        // A 429/503 means the backend did not act on the request, so even a create may be sent again.
-        if (attempt < 2 && wait <= maxWait && wait + 50 < remainingBudgetMs()) {
-          await this.sleep(wait);
-          continue;
-        }
-        throw new RateLimitedError(this.backend, Math.max(1, Math.ceil(wait / 1000)));
-      } catch (err) {
-        if (req.idempotent && !resetRetried && isConnectionReset(err)) {
-          resetRetried = true;
-          continue;
-        }
-        throw err;
+    const judge = req.isFailure ?? defaultIsFailure;
+    const once = () =>
+      this.breaker
+        .execute(async (): Promise<Judged> => {
+          const res = await this.sendHonouringRetryAfter(req);
+          return { res, failed: judge(res) };
+        })
+        .then((j) => j.res);
+    try {
+      return await this.bulkhead.execute(() => (req.idempotent ? this.retry.execute(once) : once()));
+    } catch (err) {
+      if (err instanceof BrokenCircuitError) {
+        const left = Math.max(1, Math.ceil((this.openedAt + this.breakerOpenMs - Date.now()) / 1000));
+        throw new CircuitOpenError(this.backend, left, { cause: err });
       }
+      if (err instanceof BulkheadRejectedError) throw new BackendBusyError(this.backend, { cause: err });
+      throw err;
+    }
+  }
+
+  /** One call; a 429 (or 503 with Retry-After) is waited out when the wait is short and fits the budget. */
+  private async sendHonouringRetryAfter(req: BackendRequest): Promise<BackendResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.send(req);
+      const wait = this.retryAfterMs(res);
+      if (wait === undefined) return res;
+      const maxWait = this.opts.maxRetryAfterMs ?? 2000;
+      // A 429/503 means the backend did not act on the request, so even a create may be sent again.
+      if (attempt < 2 && wait <= maxWait && wait + 50 < remainingBudgetMs()) {
+        await this.sleep(wait);
+        continue;
+      }
+      throw new RateLimitedError(this.backend, Math.max(1, Math.ceil(wait / 1000)));
     }
   }
 
@@ -142,12 +217,6 @@ export class BackendHttp {
       throw new BackendUnavailableError(this.backend, `The backend could not be reached (${code ?? 'network error'}).`, { cause: err });
     }
   }
-}
-
-function isConnectionReset(err: unknown): boolean {
-  if (!(err instanceof BackendUnavailableError)) return false;
-  const code = isAxiosError(err.cause) ? err.cause.code : undefined;
-  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function flattenHeaders(h: unknown): Record<string, string> {

@@ -3,7 +3,8 @@
  * own backend HTTP client (so one tenant's sockets, timeouts and logs never mix with another's).
  */
 import type { Logger } from 'pino';
-import { BackendHttp } from './backend-http';
+import { BackendHttp, type ResilienceOptions } from './backend-http';
+import type { ResilienceConfig } from '../schemas/types';
 import type { Config, Registry } from './config';
 import type { Tenant } from './extensions';
 import { MemoryStore, type StateStore } from './state/store';
@@ -34,6 +35,7 @@ export function buildTenants(config: Config, registry: Registry, logger: Logger,
       requestIdHeader: 'x-request-id',
       tlsVerify: tls?.verify ?? true,
       sleep: opts.sleep,
+      resilience: resilienceOf(entry.resilience as ResilienceConfig | undefined),
     });
     const adapter = factory.create({ tenant: name, config: tenantConfig, http, logger: tenantLogger, state: namespaced(store, `tenant:${name}:`) });
     tenants.set(name, { name, backend: entry.backend, adapter });
@@ -51,5 +53,15 @@ export function namespaced(store: StateStore, prefix: string): StateStore {
     delete: (k) => store.delete(prefix + k),
     increment: (k, ttl) => store.increment(prefix + k, ttl),
     close: async () => undefined,
+  };
+}
+
+function resilienceOf(r: ResilienceConfig | undefined): ResilienceOptions {
+  return {
+    retries: r?.retries,
+    breakerFailures: r?.breaker_failures,
+    breakerOpenMs: r?.breaker_open_ms,
+    maxConcurrent: r?.max_concurrent,
+    maxQueued: r?.max_queued,
   };
 }

@@ -82,7 +82,7 @@ export class IssabelClient {
     const data = method === 'GET' ? undefined : (opts.data ?? {});
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (data !== undefined) headers['content-type'] = 'application/json';
-    return this.http.request({ method, url: path, params: opts.params, data, headers, idempotent: opts.idempotent });
+    return this.http.request({ method, url: path, params: opts.params, data, headers, idempotent: opts.idempotent, isFailure: isBackendFailure });
   }
 
   private async validSession(): Promise<Session> {
@@ -186,6 +186,12 @@ export function isExpiredAnswer(res: BackendResponse, idempotent: boolean): bool
   if (res.status === 403) return res.text.trim() === '';
   if (res.status === 500) return idempotent || /expired|JWT|token/i.test(res.text);
   return false;
+}
+
+/** An expired token's 500 is the session's business (renew and replay), not a sign the PBX is failing. */
+function isBackendFailure(res: BackendResponse): boolean {
+  if (res.status === 500) return !/expired|JWT|token/i.test(res.text);
+  return res.status >= 500 && res.status !== 501;
 }
 
 interface IssabelError {

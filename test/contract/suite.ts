@@ -258,12 +258,12 @@ export function describeAdapterContract<S>(opts: ContractOptions<S>): void {
         expect(res.body.type).toBe('/problems/backend-unavailable');
       });
 
-      it('retries a read once after a connection reset, and answers 502 when it resets again', async () => {
+      it('retries a read after connection resets (twice by default), and answers 502 when they go on', async () => {
         const id = seedOne(h as Harness<unknown>, '8100');
         h.fake.inject({ kind: 'reset' });
+        h.fake.inject({ kind: 'reset' });
         await api().get(`${t}/${id}`).set(auth).expect(200);
-        h.fake.inject({ kind: 'reset' });
-        h.fake.inject({ kind: 'reset' });
+        for (let i = 0; i < 3; i++) h.fake.inject({ kind: 'reset' });
         const res = await api().get(`${t}/${id}`).set(auth).expect(502);
         expect(res.body.type).toBe('/problems/backend-unavailable');
       });
