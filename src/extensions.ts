@@ -5,7 +5,9 @@
  */
 import { randomInt } from 'node:crypto';
 import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter, RingGroupCreate, RingGroupPatch } from './contract';
-import { asGatewayError, NotFoundError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
+import { asGatewayError, BackendTimeoutError, BackendUnavailableError, NotFoundError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
+import { allExtensions } from './paging';
+import { currentContext, runWithContext } from './request-context';
 import type { ExtensionCreate } from '../schemas/types';
 
 export interface Tenant {
@@ -63,8 +65,30 @@ export async function createExtension(tenant: Tenant, body: ExtensionCreate): Pr
   // A generated password is the gateway's own choice, so only what the caller sent must be storable.
   requireWritable(tenant, body);
   const password = body.password ?? generateSipPassword();
-  const created = await tenant.adapter.createExtension({ ...body, password });
-  return { ...created, password: created.password ?? password };
+  try {
+    const created = await tenant.adapter.createExtension({ ...body, password });
+    return { ...created, password: created.password ?? password };
+  } catch (err) {
+    // The create may have been carried out although its answer was lost (timeout, reset after sending).
+    // Read the backend before answering, so the caller learns whether the extension exists.
+    if (!(err instanceof BackendTimeoutError || err instanceof BackendUnavailableError) || body.extension === undefined) throw err;
+    const found = await reconcile(tenant, body.extension);
+    if (!found) throw err;
+    return { ...found, password: found.password ?? password };
+  }
+}
+
+/** Look for an extension by number, with a short budget of its own (the request's may be spent). */
+async function reconcile(tenant: Tenant, number: string): Promise<Extension | undefined> {
+  const ctx = currentContext();
+  return runWithContext({ requestId: ctx?.requestId ?? 'reconcile', deadline: Date.now() + 5000 }, async () => {
+    try {
+      for await (const ext of allExtensions(tenant.adapter)) if (ext.extension === number) return tenant.adapter.getExtension(ext.id);
+    } catch {
+      // Could not find out: the caller gets the original failure, which says the outcome is unknown.
+    }
+    return undefined;
+  });
 }
 
 export async function updateExtension(tenant: Tenant, id: string, patch: ExtensionPatch): Promise<Extension> {

@@ -34,7 +34,13 @@ export type SimFault =
   | { kind: 'status'; status: number; body?: string; headers?: Record<string, string> }
   | { kind: 'garbage' }
   | { kind: 'reset' }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** The request is carried out, then the connection drops before the answer: the caller cannot know. */
+  | { kind: 'lose-answer' }
+  /** The request is carried out and answered, but only after `ms`. */
+  | { kind: 'slow'; ms: number }
+  /** The answer is cut off half-way through its body. */
+  | { kind: 'truncate' };
 
 export interface RunningSimulator {
   /** `http://127.0.0.1:<port>` */
@@ -93,8 +99,10 @@ export async function serveSimulator(handler: SimHandler, port = 0, host = '127.
     req.on('end', () => {
       count++;
       const next = faults[0];
+      let fault: SimFault | undefined;
       if (next && next.skip > 0) next.skip--;
-      else if (next) return void (faults.shift(), applyFault(next.fault, req, res));
+      else if (next) fault = faults.shift()!.fault;
+      if (fault && fault.kind !== 'lose-answer' && fault.kind !== 'slow' && fault.kind !== 'truncate') return applyFault(fault, req, res);
       let answer: SimResponse;
       try {
         answer = handler(toSimRequest(req.method ?? 'GET', req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8')));
@@ -104,8 +112,20 @@ export async function serveSimulator(handler: SimHandler, port = 0, host = '127.
       const { text, contentType } = encodeBody(answer);
       const headers: Record<string, string> = { ...(answer.headers ?? {}) };
       if (contentType && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = contentType;
-      res.writeHead(answer.status, headers);
-      res.end(text);
+      if (fault?.kind === 'lose-answer') return void req.socket.destroy();
+      if (fault?.kind === 'truncate') {
+        const full = text ?? '';
+        res.writeHead(answer.status, { ...headers, 'content-length': String(Buffer.byteLength(full) + 100) });
+        res.write(full.slice(0, Math.floor(full.length / 2)));
+        setTimeout(() => req.socket.destroy(), 10);
+        return;
+      }
+      const send = () => {
+        res.writeHead(answer.status, headers);
+        res.end(text);
+      };
+      if (fault?.kind === 'slow') setTimeout(send, fault.ms).unref();
+      else send();
     });
   });
   // Keep-alive sockets would hold close() open; the simulator is short-lived test and demo furniture.
@@ -142,6 +162,8 @@ function applyFault(fault: SimFault, req: http.IncomingMessage, res: http.Server
       return;
     case 'hang':
       // Never answer; the socket is destroyed when the server closes.
+      return;
+    default:
       return;
   }
 }

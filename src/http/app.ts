@@ -81,7 +81,7 @@ export function createApp(deps: AppDeps): express.Express {
   const store = deps.store ?? new MemoryStore();
   app.use('/v1', authenticate(new ApiKeys(deps.apiKeys)), rateLimit(store, deps.rateLimit ?? { requests: 600, window_s: 60 }), scopeByMethod, auditLog);
   app.use(tenantRoutes(deps.tenants));
-  app.use(extensionRoutes(deps.tenants));
+  app.use(extensionRoutes(deps.tenants, store));
   app.use(detailRoutes(deps.tenants));
   app.use(ringGroupRoutes(deps.tenants));
 

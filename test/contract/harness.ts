@@ -63,6 +63,11 @@ export async function startFake(mode: FakeMode, backend: ContractBackend): Promi
       const raw = typeof requestBody === 'string' ? requestBody : JSON.stringify(requestBody);
       const headers = this.req.headers as Record<string, string>;
       const answer = backend.handler(toSimRequest(method, uri, headers, raw));
+      if (fault?.kind === 'lose-answer' || fault?.kind === 'truncate') {
+        (this.req as unknown as { socket?: NodeJS.EventEmitter }).socket?.on('error', () => undefined);
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      }
+      if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.ms));
       const { text, contentType } = encodeBody(answer);
       return [answer.status, text ?? '', { ...(contentType ? { 'content-type': contentType } : {}), ...(answer.headers ?? {}) }];
     });

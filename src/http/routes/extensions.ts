@@ -7,6 +7,8 @@ import { readPage } from '../../paging';
 import { check, validators } from '../../schemas';
 import { requireScope } from '../auth';
 import { audit } from '../guards';
+import { idempotent, sendOutcome } from '../../idempotency';
+import type { StateStore } from '../../state/store';
 import { tenantFrom } from './tenants';
 
 /** Ids are checked before any backend call: nothing outside the extension path it names can reach a backend. */
@@ -23,7 +25,7 @@ function body<T>(req: Request, validate: typeof validators.extensionCreate): T {
   return check<T>(validate, req.body ?? {});
 }
 
-export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
+export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>, store: StateStore): Router {
   const router = Router();
   const base = '/v1/tenants/:tenant/extensions';
   const location = (t: Tenant, id: string) => `/v1/tenants/${encodeURIComponent(t.name)}/extensions/${encodeURIComponent(id)}`;
@@ -42,10 +44,14 @@ export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
     const tenant = tenantFrom(req, tenants);
     audit(res, 'extension.create');
     check(validators.query.none, req.query, '/query');
-    const created = await ops.createExtension(tenant, body<ExtensionCreate>(req, validators.extensionCreate));
-    audit(res, 'extension.create', created.id);
-    // The one answer that carries the password unasked: the caller has no other way to learn a generated one.
-    res.status(201).location(location(tenant, created.id)).json(ops.shape(created, { includePassword: true }));
+    const input = body<ExtensionCreate>(req, validators.extensionCreate);
+    const outcome = await idempotent(req, tenant.name, store, async () => {
+      const created = await ops.createExtension(tenant, input);
+      // The one answer that carries the password unasked: the caller has no other way to learn a generated one.
+      return { status: 201, headers: { location: location(tenant, created.id) }, body: ops.shape(created, { includePassword: true }) };
+    });
+    audit(res, 'extension.create', (outcome.answer.body as { id?: string }).id);
+    sendOutcome(res, outcome);
   });
 
   router.delete(base, async (req, res) => {
@@ -57,9 +63,12 @@ export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
     if (bad >= 0) throw new ValidationError([{ pointer: '/query/ids', detail: `id number ${bad + 1} is empty` }]);
     if (ids.length > MAX_BATCH) throw new ValidationError([{ pointer: '/query/ids', detail: `at most ${MAX_BATCH} ids per call` }]);
     const valid = ids.filter((id) => SAFE_ID.test(id));
-    const results = new Map((await ops.deleteExtensions(tenant, [...new Set(valid)])).map((r) => [r.id, r]));
-    // One result per id given, in order; an id that cannot exist is not sent to the backend at all.
-    res.json({ results: ids.map((id) => results.get(id) ?? { id, status: 'not_found' as const }) });
+    const outcome = await idempotent(req, tenant.name, store, async () => {
+      const results = new Map((await ops.deleteExtensions(tenant, [...new Set(valid)])).map((r) => [r.id, r]));
+      // One result per id given, in order; an id that cannot exist is not sent to the backend at all.
+      return { status: 200, headers: {}, body: { results: ids.map((id) => results.get(id) ?? { id, status: 'not_found' as const }) } };
+    });
+    sendOutcome(res, outcome);
   });
 
   router.get(`${base}/:id`, async (req, res) => {
