@@ -1,4 +1,5 @@
 /** Building a gateway in-process for tests: config from an object, log lines captured, Retry-After waits recorded. */
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { registry as defaultRegistry } from '../adapters';
 import { configSecrets, parseConfig, type Config, type Registry } from '../src/config';
@@ -36,4 +37,19 @@ export function buildTestGateway(config: object, opts: { registry?: Registry; re
     rateLimit: parsed.server.rate_limit,
   });
   return { app, config: parsed, logs: () => lines, waits };
+}
+
+export const TEST_REDIS_URL = process.env.PBX_GATEWAY_TEST_REDIS ?? 'redis://127.0.0.1:6379/15';
+
+/** Fail loudly (never pass silently) when the Redis these tests need is not there. */
+export async function requireRedis(url = TEST_REDIS_URL): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const ok = await new Promise<boolean>((resolve) => {
+    const s = net.connect({ host: hostname, port: Number(port || 6379) });
+    s.setTimeout(1000);
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => (s.destroy(), resolve(false)));
+  });
+  if (!ok) throw new Error(`These tests need Redis at ${url} and none answers. Start one (.ci/run does) or set PBX_GATEWAY_TEST_REDIS.`);
 }

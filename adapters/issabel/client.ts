@@ -4,6 +4,8 @@
  * errors turned into the gateway's. Nothing above this file sees a token or an envelope.
  */
 import { parseJsonBody, type BackendHttp, type BackendRequest, type BackendResponse } from '../../src/backend-http';
+import { SharedSession } from '../../src/shared-session';
+import type { StateStore } from '../../src/state/store';
 import { BackendAuthFailedError, BackendUnavailableError, ConflictError, GatewayError, NotFoundError, UnprocessableError, type FieldFault } from '../../src/errors';
 
 const BACKEND = 'issabel';
@@ -47,11 +49,16 @@ export class IssabelClient {
   private pending: Promise<Session> | undefined;
   readonly counters: SessionCounters = { logins: 0, renewals: 0 };
 
+  private readonly shared: SharedSession<Session> | undefined;
+
   constructor(
     private readonly http: BackendHttp,
     private readonly auth: IssabelAuth,
+    state?: StateStore,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.shared = state && new SharedSession<Session>(state, 'issabel-session');
+  }
 
   /** One API call: a valid token, one renewal and one replay if Issabel says the token expired. */
   async call(method: BackendRequest['method'], path: string, opts: CallOptions): Promise<BackendResponse> {
@@ -88,13 +95,28 @@ export class IssabelClient {
   private async validSession(): Promise<Session> {
     const s = this.session;
     if (s && this.now() < s.renewAt) return s;
-    return this.singleFlight(() => (s ? this.renew(s) : this.login()));
+    const fresh = (c: Session | undefined) => !!c && this.now() < c.renewAt;
+    return this.singleFlight(() => this.viaShared(fresh, (current) => (current ? this.renew(current) : this.login()), s));
   }
 
-  /** The token that was refused may already have been replaced by a concurrent call: only renew if not. */
+  /** The token that was refused may already have been replaced by a concurrent call (here or in another
+   * gateway instance sharing the store): only renew if not. */
   private async refreshAfterRefusal(refused: Session): Promise<Session> {
-    if (this.session && this.session !== refused) return this.session;
-    return this.singleFlight(() => this.renew(refused));
+    if (this.session && this.session.access !== refused.access) return this.session;
+    const replaced = (c: Session | undefined) => !!c && c.access !== refused.access && this.now() < c.renewAt;
+    return this.singleFlight(() => this.viaShared(replaced, () => this.renew(refused), refused));
+  }
+
+  /** Obtain a session once across every instance that shares the store; alone, just obtain it. */
+  private async viaShared(usable: (s: Session | undefined) => boolean, obtain: (current: Session | undefined) => Promise<Session>, current: Session | undefined): Promise<Session> {
+    if (!this.shared) return obtain(current);
+    return this.shared.obtain(usable, async () => {
+      // The stored session may be newer than ours (another instance renewed): renew from it.
+      const stored = await this.shared!.read();
+      const base = stored && (!current || stored.refreshUntil >= current.refreshUntil) ? stored : current;
+      const value = await obtain(base);
+      return { value, ttlMs: value.refreshUntil - this.now() };
+    });
   }
 
   /** Fifty calls that find the token expired at once share one renewal. */

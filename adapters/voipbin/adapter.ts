@@ -36,7 +36,7 @@ class VoipbinAdapter implements PbxAdapter {
 
   constructor(private readonly ctx: AdapterContext) {
     const cfg = ctx.config as AdapterContext['config'] & { login_url?: string };
-    this.client = new VoipbinClient(ctx.http, cfg.auth as VoipbinAuth, cfg.login_url ?? loginUrlFor(cfg.base_url));
+    this.client = new VoipbinClient(ctx.http, cfg.auth as VoipbinAuth, cfg.login_url ?? loginUrlFor(cfg.base_url), ctx.state);
   }
 
   private canonical(raw: VoipbinExtension): Extension {

@@ -3,12 +3,16 @@
  * envelope turned into gateway errors, and nothing of the extension model. Nothing above this file sees a
  * VoIPBIN envelope or a credential.
  */
+import { SharedSession } from '../../src/shared-session';
+import type { StateStore } from '../../src/state/store';
 import { parseJsonBody, type BackendHttp, type BackendRequest, type BackendResponse } from '../../src/backend-http';
 import { BackendAuthFailedError, BackendUnavailableError, ConflictError, GatewayError, NotFoundError, UnprocessableError } from '../../src/errors';
 
 export type VoipbinAuth = { accesskey: string } | { token: string } | { username: string; password: string };
 
 const BACKEND = 'voipbin';
+/** VoIPBIN JWTs live 7 days; a shared one is reused for 6 at most. */
+const JWT_REUSE_MS = 6 * 24 * 3600_000;
 
 interface ErrorEnvelope {
   error?: { status?: string; reason?: string };
@@ -35,21 +39,26 @@ export class VoipbinClient {
   private token: string | undefined;
   private login: Promise<string> | undefined;
 
+  private readonly shared: SharedSession<{ token: string }> | undefined;
+
   constructor(
     private readonly http: BackendHttp,
     private readonly auth: VoipbinAuth,
     /** `POST /auth/login` lives beside `/v1.0`, not under it. */
     private readonly loginUrl: string,
+    /** Shares the login's JWT between gateway instances. */
+    state?: StateStore,
   ) {
     if ('token' in auth) this.token = auth.token;
+    if ('username' in auth && state) this.shared = new SharedSession(state, 'voipbin-jwt');
   }
 
   async call(method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {
     let { res, token } = await this.send(method, path, opts);
     if (res.status === 401 && 'username' in this.auth) {
-      // The JWT expired or was revoked: one fresh login (unless a concurrent call already made one since this
-      // token was sent), one replay. A second refusal is final.
-      if (this.token === undefined || this.token === token) await this.freshLogin();
+      // The JWT expired or was revoked: one fresh login (unless a concurrent call, here or in another
+      // instance, already made one since this token was sent), one replay. A second refusal is final.
+      if (this.token === undefined || this.token === token) await this.freshLogin(token);
       ({ res } = await this.send(method, path, opts));
     }
     if (res.status >= 200 && res.status < 300) return parseJsonBody(BACKEND, res);
@@ -73,28 +82,35 @@ export class VoipbinClient {
 
   private async currentToken(): Promise<string> {
     if (this.token) return this.token;
-    return this.freshLogin();
+    return this.freshLogin(undefined);
   }
 
-  /** Single flight: concurrent callers that all found the token refused share one login. */
-  private freshLogin(): Promise<string> {
+  /** Single flight: concurrent callers that all found the token refused share one login, across instances too. */
+  private freshLogin(refused?: string): Promise<string> {
     if (!('username' in this.auth)) throw new BackendAuthFailedError(BACKEND, 'VoIPBIN refused the configured token.');
-    const { username, password } = this.auth;
     this.token = undefined;
     this.login ??= (async () => {
       try {
-        const res = await this.http.request({ method: 'POST', url: this.loginUrl, data: { username, password }, idempotent: false });
-        // Any login failure, bad credentials included, is a bare 400 with an empty body.
-        if (res.status !== 200) throw new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's login (HTTP ${res.status}).`);
-        const body = parseJsonBody(BACKEND, res) as { token?: unknown } | undefined;
-        if (typeof body?.token !== 'string' || body.token === '') throw new BackendUnavailableError(BACKEND, 'VoIPBIN answered the login without a token.');
-        this.token = body.token;
-        return body.token;
+        const usable = (s: { token: string } | undefined) => !!s && s.token !== refused;
+        const token = this.shared ? (await this.shared.obtain(usable, async () => ({ value: { token: await this.doLogin() }, ttlMs: JWT_REUSE_MS }))).token : await this.doLogin();
+        this.token = token;
+        return token;
       } finally {
         this.login = undefined;
       }
     })();
     return this.login;
+  }
+
+  private async doLogin(): Promise<string> {
+    if (!('username' in this.auth)) throw new BackendAuthFailedError(BACKEND, 'VoIPBIN refused the configured token.');
+    const { username, password } = this.auth;
+    const res = await this.http.request({ method: 'POST', url: this.loginUrl, data: { username, password }, idempotent: false });
+    // Any login failure, bad credentials included, is a bare 400 with an empty body.
+    if (res.status !== 200) throw new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's login (HTTP ${res.status}).`);
+    const body = parseJsonBody(BACKEND, res) as { token?: unknown } | undefined;
+    if (typeof body?.token !== 'string' || body.token === '') throw new BackendUnavailableError(BACKEND, 'VoIPBIN answered the login without a token.');
+    return body.token;
   }
 
   private toError(res: BackendResponse, opts: CallOptions): GatewayError {

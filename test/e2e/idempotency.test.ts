@@ -3,7 +3,7 @@ import request from 'supertest';
 import { DEMO_ACCESSKEY, startVoipbinSimulator, type VoipbinSimulator } from '../../adapters/voipbin/simulator';
 import { RedisStore } from '../../src/state/redis';
 import type { RunningSimulator } from '../../src/simulator-kit';
-import { buildTestGateway } from '../helpers';
+import { buildTestGateway, requireRedis, TEST_REDIS_URL } from '../helpers';
 
 const KEY = 'idempotency-test-key-000001';
 const auth = { Authorization: `Bearer ${KEY}` };
@@ -74,7 +74,8 @@ describe('Idempotency-Key', () => {
   });
 
   it('is shared by gateway instances through Redis', async () => {
-    const url = process.env.PBX_GATEWAY_TEST_REDIS ?? 'redis://127.0.0.1:6379/15';
+    await requireRedis();
+    const url = TEST_REDIS_URL;
     const [storeA, storeB] = [new RedisStore(url), new RedisStore(url)];
     try {
       const a = buildTestGateway(config(), { store: storeA });
