@@ -54,7 +54,8 @@ export function createStore(config: Config): StateStore {
 export interface RunningGateway {
   server: Server;
   url: string;
-  close(): Promise<void>;
+  /** Stop accepting, let in-flight requests finish for up to `graceMs`, then cut what is left and clean up. */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function startGateway(config: Config, reg: Registry = registry, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
@@ -78,6 +79,13 @@ export async function startGateway(config: Config, reg: Registry = registry, env
     const s = app.listen(port, config.server.host, () => resolve(s));
     s.once('error', reject);
   });
+  // While closing, a connection whose last request just finished is closed at once rather than kept alive.
+  let closing = false;
+  server.on('request', (_req, res) => {
+    res.on('finish', () => {
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${actualPort}`;
@@ -85,9 +93,13 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   return {
     server,
     url,
-    async close() {
-      await new Promise<void>((r) => server.close(() => r()));
-      server.closeAllConnections();
+    async close(graceMs = config.server.shutdown_grace_ms) {
+      closing = true;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(cut);
       await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
       await Promise.all(running.map((s) => s.close()));
       await store.close();
@@ -130,10 +142,14 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (closing) return;
     closing = true;
-    process.stderr.write(`${signal}: shutting down\n`);
-    const force = setTimeout(() => process.exit(1), 10_000);
+    process.stderr.write(`${signal}: finishing in-flight requests, then exiting\n`);
+    // A last guard in case cleanup itself hangs: in-flight requests had their grace period already.
+    const force = setTimeout(() => process.exit(1), config.server.shutdown_grace_ms + 5000);
     force.unref();
-    gateway.close().then(() => process.exit(0));
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -61,3 +61,35 @@ it('refuses a bad config with every fault and its path, and exits non-zero witho
   expect(err).toContain('/api_keys/0/tenants/0');
   expect(err).toContain('/tenants/acme/base_url: environment variable NOPE is not set');
 }, 30_000);
+
+it('on SIGTERM stops accepting, finishes the request in flight, and exits 0', async () => {
+  const { serveSimulator } = await import('../../src/simulator-kit');
+  const { VoipbinSimulator, DEMO_ACCESSKEY } = await import('../../adapters/voipbin/simulator');
+  const sim = new VoipbinSimulator();
+  const [{ id }] = sim.seed([{ extension: '100', name: 'Slow' }]);
+  const backend = await serveSimulator(sim.handle);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-'));
+  const file = path.join(dir, 'slow.yaml');
+  fs.writeFileSync(
+    file,
+    `server: { port: 0 }\napi_keys: [{ id: a, key: shutdown-test-key-0001, tenants: ["*"] }]\ntenants:\n  t: { backend: voipbin, base_url: "${backend.url}/v1.0", auth: { accesskey: ${DEMO_ACCESSKEY} } }\n`,
+  );
+  const child = start(['--config', file]);
+  try {
+    const [, url] = await waitFor(child, /"url":"(http:\/\/[^"]+)"/);
+    backend.injectFault({ kind: 'slow', ms: 800 });
+    const inFlight = fetch(`${url}/v1/tenants/t/extensions/${id}`, { headers: { authorization: 'Bearer shutdown-test-key-0001' } });
+    await new Promise((r) => setTimeout(r, 200));
+    const exited = exitOf(child);
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { name: string }).name).toBe('Slow');
+    expect(await exited).toBe(0);
+  } finally {
+    child.kill('SIGKILL');
+    await backend.close();
+  }
+}, 30_000);
