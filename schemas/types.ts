@@ -356,73 +356,6 @@ export interface ViewQuery {
 
 // config.schema.json
 /**
- * give either key or key_sha256
- */
-export type ApiKeyConfig = (
-  | {
-      [k: string]: unknown | undefined;
-    }
-  | {
-      [k: string]: unknown | undefined;
-    }
-) & {
-  /**
-   * A name for the key, safe to log.
-   */
-  id: string;
-  /**
-   * The secret the client sends as Bearer.
-   */
-  key?: string;
-  /**
-   * Tenant names this key may use; "*" for all.
-   *
-   * @minItems 1
-   */
-  tenants: [string, ...string[]];
-  /**
-   * Hex SHA-256 of the key, so the file holds no usable secret (echo -n KEY | sha256sum).
-   */
-  key_sha256?: string;
-  /**
-   * What the key may do; default read and write. Reading passwords needs secrets.
-   */
-  scopes?: ('read' | 'write' | 'secrets')[];
-  rate_limit?: RateLimitConfig1;
-} & (
-    | {
-        [k: string]: unknown | undefined;
-      }
-    | {
-        [k: string]: unknown | undefined;
-      }
-  ) & {
-    /**
-     * A name for the key, safe to log.
-     */
-    id: string;
-    /**
-     * The secret the client sends as Bearer.
-     */
-    key?: string;
-    /**
-     * Tenant names this key may use; "*" for all.
-     *
-     * @minItems 1
-     */
-    tenants: [string, ...string[]];
-    /**
-     * Hex SHA-256 of the key, so the file holds no usable secret (echo -n KEY | sha256sum).
-     */
-    key_sha256?: string;
-    /**
-     * What the key may do; default read and write. Reading passwords needs secrets.
-     */
-    scopes?: ('read' | 'write' | 'secrets')[];
-    rate_limit?: RateLimitConfig1;
-  };
-
-/**
  * The gateway's configuration file (YAML). Each tenant entry is further validated by its backend's adapter (adapters/<backend>/config.schema.json).
  */
 export interface GatewayConfig {
@@ -466,6 +399,34 @@ export interface RateLimitConfig {
 }
 export interface LoggingConfig {
   level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+/**
+ * An API key: give exactly one of key and key_sha256.
+ */
+export interface ApiKeyConfig {
+  /**
+   * A name for the key, safe to log.
+   */
+  id: string;
+  /**
+   * The secret the client sends as Bearer.
+   */
+  key?: string;
+  /**
+   * Tenant names this key may use; "*" for all.
+   *
+   * @minItems 1
+   */
+  tenants: [string, ...string[]];
+  /**
+   * Hex SHA-256 of the key, so the file holds no usable secret (echo -n KEY | sha256sum).
+   */
+  key_sha256?: string;
+  /**
+   * What the key may do; default read and write. Reading passwords needs secrets.
+   */
+  scopes?: ('read' | 'write' | 'secrets')[];
+  rate_limit?: RateLimitConfig1;
 }
 /**
  * This interface was referenced by `GatewayConfig`'s JSON-Schema

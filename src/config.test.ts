@@ -106,3 +106,11 @@ tenants:
     expect(configSecrets(cfg).sort()).toEqual(['api-key-value-0123456789', 'app-key-value', 'issabel-pass']);
   });
 });
+
+it('needs exactly one of key and key_sha256 per API key', () => {
+  const base = 'tenants: { x: { backend: voipbin, simulator: true } }\napi_keys:\n';
+  const neither = faultsOf(`${base}  - { id: a, tenants: ["*"] }`);
+  expect(neither).toEqual([{ pointer: '/api_keys/0', detail: 'give exactly one of key and key_sha256' }]);
+  const both = faultsOf(`${base}  - { id: a, key: aaaaaaaaaaaaaaaaaaaa, key_sha256: ${'a'.repeat(64)}, tenants: ["*"] }`);
+  expect(both.map((f) => f.pointer)).toEqual(['/api_keys/0']);
+});

@@ -90,6 +90,7 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; regis
   (Array.isArray(cfg.api_keys) ? cfg.api_keys : []).forEach((k, i) => {
     if (!k || typeof k !== 'object') return;
     if (keyIds.has(k.id)) faults.push({ pointer: `/api_keys/${i}/id`, detail: `duplicate key id '${k.id}'` });
+    if ((k.key === undefined) === (k.key_sha256 === undefined)) faults.push({ pointer: `/api_keys/${i}`, detail: 'give exactly one of key and key_sha256' });
     const digest = keyDigest(k);
     if (digest && keys.has(digest)) faults.push({ pointer: `/api_keys/${i}/${k.key !== undefined ? 'key' : 'key_sha256'}`, detail: 'the same key is configured twice' });
     keyIds.add(k.id);
