@@ -124,8 +124,8 @@ function demoBanner(config: Config, url: string): string {
   ].join('\n');
 }
 
-async function main(): Promise<void> {
-  const { path: file, demo } = configPathFrom(process.argv.slice(2), process.env);
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const { path: file, demo } = configPathFrom(argv, process.env);
   let config: Config;
   try {
     config = loadConfigFile(file, { registry });
