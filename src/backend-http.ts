@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { BulkheadPolicy, BulkheadRejectedError, BrokenCircuitError, CircuitBreakerPolicy, ConsecutiveBreaker, ExponentialBackoff, RetryPolicy, bulkhead, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, RateLimitedError } from './errors';
 import { redactUrl } from './log';
+import { noBackendMetrics, type BackendMetrics } from './metrics';
 import { currentContext, remainingBudgetMs } from './request-context';
 
 export interface BackendRequest {
@@ -61,6 +62,7 @@ export interface BackendHttpOptions {
   /** Sleep used for Retry-After waits (tests shorten it). */
   sleep?: (ms: number) => Promise<void>;
   resilience?: ResilienceOptions;
+  metrics?: BackendMetrics;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -98,11 +100,15 @@ export class BackendHttp {
   private readonly retry: RetryPolicy;
   private readonly breakerOpenMs: number;
   private openedAt = 0;
+  /** When the backend last answered a call (any answer but a 5xx): readiness reads it. */
+  lastAnsweredAt = 0;
+  private readonly metrics: BackendMetrics;
 
   constructor(opts: BackendHttpOptions) {
     this.opts = opts;
     this.backend = opts.backend;
     this.sleep = opts.sleep ?? defaultSleep;
+    this.metrics = opts.metrics ?? noBackendMetrics;
     this.axios = axios.create({
       baseURL: opts.baseUrl.replace(/\/+$/, '') + '/',
       // The raw text: parsing is the adapter's, so an unreadable answer is an error it can name.
@@ -122,14 +128,24 @@ export class BackendHttp {
     });
     this.breaker.onBreak(() => {
       this.openedAt = Date.now();
+      this.metrics.breaker('open');
       opts.logger.warn({ backend: this.backend }, 'circuit opened: calls to this backend fail fast');
     });
-    this.breaker.onReset(() => opts.logger.info({ backend: this.backend }, 'circuit closed'));
+    this.breaker.onHalfOpen(() => this.metrics.breaker('half_open'));
+    this.breaker.onReset(() => {
+      this.metrics.breaker('closed');
+      opts.logger.info({ backend: this.backend }, 'circuit closed');
+    });
     this.bulkhead = bulkhead(r.maxConcurrent ?? 16, r.maxQueued ?? 64);
     this.retry = retry(handleWhen(isTransient).orWhenResult((res) => TRANSIENT_STATUS.has((res as BackendResponse).status) && !(res as BackendResponse).headers['retry-after']), {
       maxAttempts: r.retries ?? 2,
       backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }),
     });
+  }
+
+  /** Adapters report their logins and token renewals here (metrics). */
+  recordSession(event: 'login' | 'renewal'): void {
+    this.metrics.session(event);
   }
 
   async request(req: BackendRequest): Promise<BackendResponse> {
@@ -204,14 +220,20 @@ export class BackendHttp {
         timeout,
         signal: AbortSignal.timeout(timeout + 100),
       });
-      const ms = Math.round(performance.now() - started);
+      const elapsed = performance.now() - started;
+      const ms = Math.round(elapsed);
+      this.metrics.call(res.status >= 500 ? 'server_error' : res.status >= 400 ? 'client_error' : 'success', elapsed / 1000);
+      if (res.status < 500 && res.status !== 401 && res.status !== 403) this.lastAnsweredAt = Date.now();
       this.opts.logger.debug({ backend: this.backend, method: req.method, url: logUrl, status: res.status, ms }, 'backend call');
       return { status: res.status, headers: flattenHeaders(res.headers), text: typeof res.data === 'string' ? res.data : '' };
     } catch (err) {
-      const ms = Math.round(performance.now() - started);
+      const elapsed = performance.now() - started;
+      const ms = Math.round(elapsed);
       const code = isAxiosError(err) ? err.code : undefined;
       this.opts.logger.warn({ backend: this.backend, method: req.method, url: logUrl, code, ms }, 'backend call failed');
-      if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') {
+      const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED';
+      this.metrics.call(timedOut ? 'timeout' : 'network_error', elapsed / 1000);
+      if (timedOut) {
         throw new BackendTimeoutError(this.backend, `The backend did not answer within ${timeout} ms.`, { cause: err });
       }
       throw new BackendUnavailableError(this.backend, `The backend could not be reached (${code ?? 'network error'}).`, { cause: err });

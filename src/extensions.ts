@@ -9,11 +9,14 @@ import { asGatewayError, BackendTimeoutError, BackendUnavailableError, NotFoundE
 import { allExtensions } from './paging';
 import { currentContext, runWithContext } from './request-context';
 import type { ExtensionCreate } from '../schemas/types';
+import type { BackendHttp } from './backend-http';
 
 export interface Tenant {
   name: string;
   backend: string;
   adapter: PbxAdapter;
+  /** The tenant's backend client, for readiness (when it last answered); absent in unit tests. */
+  http?: BackendHttp;
 }
 
 type ExtensionOp = keyof Capabilities['extensions'];

@@ -11,6 +11,7 @@ import { ConfigError, configSecrets, loadConfigFile, secretValues, type Config, 
 import type { SimulatedBackend } from './contract';
 import { createApp } from './http/app';
 import { createLogger, registerSecret } from './log';
+import { Metrics } from './metrics';
 import { RedisStore } from './state/redis';
 import { MemoryStore, type StateStore } from './state/store';
 import { buildTenants } from './tenants';
@@ -64,12 +65,14 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   const { running, resolved } = await startSimulators(config, reg);
   Object.values(resolved).forEach((r) => secretValues(r.auth).forEach(registerSecret));
   const store = createStore(config);
-  const tenants = buildTenants(config, reg, logger, { resolved, store });
+  const metrics = new Metrics();
+  const tenants = buildTenants(config, reg, logger, { resolved, store, metrics });
   const app = createApp({
     tenants,
     apiKeys: config.api_keys,
     logger,
     store,
+    metrics,
     requestBudgetMs: config.server.request_budget_ms,
     bodyLimit: config.server.body_limit,
     rateLimit: config.server.rate_limit,

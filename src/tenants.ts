@@ -7,6 +7,7 @@ import { BackendHttp, type ResilienceOptions } from './backend-http';
 import type { ResilienceConfig } from '../schemas/types';
 import type { Config, Registry } from './config';
 import type { Tenant } from './extensions';
+import type { Metrics } from './metrics';
 import { MemoryStore, type StateStore } from './state/store';
 
 export interface BuildOptions {
@@ -16,6 +17,7 @@ export interface BuildOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Shared state for adapters (backend sessions); default in memory. */
   store?: StateStore;
+  metrics?: Metrics;
 }
 
 export function buildTenants(config: Config, registry: Registry, logger: Logger, opts: BuildOptions = {}): Map<string, Tenant> {
@@ -36,9 +38,10 @@ export function buildTenants(config: Config, registry: Registry, logger: Logger,
       tlsVerify: tls?.verify ?? true,
       sleep: opts.sleep,
       resilience: resilienceOf(entry.resilience as ResilienceConfig | undefined),
+      metrics: opts.metrics?.forBackend(name, entry.backend),
     });
     const adapter = factory.create({ tenant: name, config: tenantConfig, http, logger: tenantLogger, state: namespaced(store, `tenant:${name}:`) });
-    tenants.set(name, { name, backend: entry.backend, adapter });
+    tenants.set(name, { name, backend: entry.backend, adapter, http });
   }
   return tenants;
 }

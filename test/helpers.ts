@@ -5,6 +5,7 @@ import { registry as defaultRegistry } from '../adapters';
 import { configSecrets, parseConfig, type Config, type Registry } from '../src/config';
 import { createApp } from '../src/http/app';
 import { createLogger, registerSecret } from '../src/log';
+import { Metrics } from '../src/metrics';
 import { MemoryStore, type StateStore } from '../src/state/store';
 import { buildTenants } from '../src/tenants';
 
@@ -26,12 +27,14 @@ export function buildTestGateway(config: object, opts: { registry?: Registry; re
   configSecrets(parsed).forEach(registerSecret);
   const waits: number[] = [];
   const store = opts.store ?? new MemoryStore();
-  const tenants = buildTenants(parsed, registry, logger, { sleep: async (ms) => void waits.push(ms), store });
+  const metrics = new Metrics({ defaultMetrics: false });
+  const tenants = buildTenants(parsed, registry, logger, { sleep: async (ms) => void waits.push(ms), store, metrics });
   const app = createApp({
     tenants,
     apiKeys: parsed.api_keys,
     logger,
     store,
+    metrics,
     requestBudgetMs: opts.requestBudgetMs ?? 5000,
     bodyLimit: parsed.server.body_limit,
     rateLimit: parsed.server.rate_limit,

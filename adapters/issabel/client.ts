@@ -151,6 +151,7 @@ export class IssabelClient {
     const session = this.sessionFrom(parseJsonBody(BACKEND, res));
     if (!session) throw new BackendUnavailableError(BACKEND, 'Issabel answered the login without tokens.');
     this.counters.logins++;
+    this.http.recordSession('login');
     return session;
   }
 
@@ -167,6 +168,7 @@ export class IssabelClient {
     const session = this.sessionFrom(body, old.refresh);
     if (!session) return this.login();
     this.counters.renewals++;
+    this.http.recordSession('renewal');
     return session;
   }
 

@@ -110,6 +110,7 @@ export class VoipbinClient {
     if (res.status !== 200) throw new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's login (HTTP ${res.status}).`);
     const body = parseJsonBody(BACKEND, res) as { token?: unknown } | undefined;
     if (typeof body?.token !== 'string' || body.token === '') throw new BackendUnavailableError(BACKEND, 'VoIPBIN answered the login without a token.');
+    this.http.recordSession('login');
     return body.token;
   }
 

@@ -8,6 +8,11 @@ import type { Logger } from 'pino';
 import { MalformedRequestError, NotFoundError } from '../errors';
 import type { Tenant } from '../extensions';
 import { redactUrl } from '../log';
+import { Metrics } from '../metrics';
+import { buildOpenApi } from '../openapi';
+import { renderDocs } from './docs';
+import { version as VERSION } from '../../package.json';
+import { Readiness } from '../readiness';
 import { runWithContext } from '../request-context';
 import { ApiKeys, authenticate } from './auth';
 import { auditLog, rateLimit, scopeByMethod } from './guards';
@@ -31,6 +36,8 @@ export interface AppDeps {
   store?: StateStore;
   /** Default per-key rate limit (default 600 requests a minute). */
   rateLimit?: RateLimitConfig;
+  /** Prometheus metrics, shared across config reloads; default a fresh registry. */
+  metrics?: Metrics;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -40,6 +47,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const budget = deps.requestBudgetMs ?? 15_000;
+  const metrics = deps.metrics ?? new Metrics({ defaultMetrics: false });
 
   // Request id, logger, time budget: first, so that every later line and backend call carries them.
   app.use((req: Request, res: Response, next: NextFunction) => {
@@ -57,16 +65,34 @@ export function createApp(deps: AppDeps): express.Express {
     req.log = deps.logger.child({ req_id: requestId });
     const started = performance.now();
     res.on('finish', () => {
-      req.log!.info(
-        { method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(performance.now() - started) },
-        'request',
-      );
+      const elapsed = performance.now() - started;
+      // Route patterns only (never the ids in the URL); requests that matched no route share one label.
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      metrics.request({ route, method: req.method, status: res.statusCode, tenant: (res.locals.tenant as string | undefined) ?? '' }, elapsed / 1000);
+      req.log!.info({ method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(elapsed) }, 'request');
     });
     runWithContext({ requestId, deadline: Date.now() + budget }, next);
   });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  const readiness = new Readiness(() => deps.tenants);
+  app.get('/readyz', async (_req, res) => {
+    const report = await readiness.report();
+    res.status(report.status === 'unready' ? 503 : 200).json(report);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.text());
+  });
+  const openapi = buildOpenApi(VERSION);
+  const docsPage = renderDocs(openapi);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.get('/docs', (_req, res) => {
+    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    res.type('html').send(docsPage);
   });
 
   app.use(express.json({ limit: deps.bodyLimit ?? '1mb', strict: true }));

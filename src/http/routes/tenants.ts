@@ -13,10 +13,11 @@ export function describeTenant(t: Tenant): TenantView {
  * limited key learns nothing of other tenants), 404 when a key that may see every tenant names an unknown one. */
 export function tenantFrom(req: Request, tenants: ReadonlyMap<string, Tenant>): Tenant {
   const name = String(req.params.tenant);
-  if (req.res) req.res.locals.tenant = name;
   assertTenantAccess(req, name);
   const tenant = tenants.get(name);
   if (!tenant) throw new NotFoundError(`No tenant named '${name}'.`);
+  // Only a configured tenant's name reaches metric labels and audit lines.
+  if (req.res) req.res.locals.tenant = tenant.name;
   return tenant;
 }
 

@@ -1,0 +1,343 @@
+#!/usr/bin/env node
+/**
+ * The admin CLI, `pbx-gateway <command>`. Each command reaches its tenants one of two ways: over the unified API
+ * of a running gateway (default: --url / PBX_GATEWAY_URL, --key / PBX_GATEWAY_KEY), or with --config <file>
+ * directly, in this process, through the same operations the routes call. Both print through src/cli-format.ts.
+ * Exit codes: 0 done, 1 an operation failed (API problem, gateway error, a batch item not deleted), 2 usage or
+ * configuration error.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ExtensionCreate, Tenant as TenantView } from '../schemas/types';
+import { registry } from '../adapters';
+import * as fmt from './cli-format';
+import { ConfigError, loadConfigFile } from './config';
+import type { BatchDeleteItem, Extension } from './contract';
+import { GatewayError, NotFoundError } from './errors';
+import * as ops from './extensions';
+import { toProblem } from './http/problems';
+import { createLogger } from './log';
+import { main, startSimulators } from './main';
+import { readPage, type Page } from './paging';
+import { runWithContext } from './request-context';
+import { check, validators } from './schemas';
+import { buildTenants } from './tenants';
+
+export interface CliIo {
+  stdout: fmt.OutStream;
+  stderr: fmt.OutStream;
+  env: NodeJS.ProcessEnv;
+}
+
+class UsageError extends Error {}
+class ProblemError extends Error {
+  constructor(readonly problem: fmt.ProblemLike) {
+    super(problem.title);
+  }
+}
+
+/** The operations every command needs, over HTTP or in-process. */
+interface Client {
+  tenants(): Promise<TenantView[]>;
+  list(tenant: string, pageSize: number, token?: string): Promise<Page>;
+  get(tenant: string, id: string, password: boolean): Promise<Extension>;
+  create(tenant: string, body: ExtensionCreate): Promise<Extension>;
+  remove(tenant: string, id: string): Promise<void>;
+  removeMany(tenant: string, ids: string[]): Promise<BatchDeleteItem[]>;
+  /** A tenant on a simulator started for this one command: its writes vanish when the command ends. */
+  ephemeral(tenant: string): boolean;
+  close(): Promise<void>;
+}
+
+const VALUE_FLAGS = ['config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password'];
+const REACH = ['config', 'url', 'key', 'json', 'help'];
+/** Each command's options and how many operands it takes (after `extensions <sub>`), checked before any work. */
+const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> = {
+  serve: { flags: ['config', 'help'], operands: [0, 0] },
+  'check-config': { flags: ['help'], operands: [1, 1] },
+  tenants: { flags: REACH, operands: [0, 0] },
+  'extensions list': { flags: [...REACH, 'page-size', 'page-token', 'all', 'progress'], operands: [1, 1] },
+  'extensions get': { flags: [...REACH, 'show-password'], operands: [2, 2] },
+  'extensions create': { flags: [...REACH, 'extension', 'name', 'description', 'password'], operands: [1, 1] },
+  // The gateway's batch limit, kept in direct mode too so a command behaves the same both ways.
+  'extensions delete': { flags: REACH, operands: [2, 500] },
+};
+
+interface Args {
+  pos: string[];
+  flags: Map<string, string | true>;
+}
+
+function parseArgs(argv: string[]): Args {
+  const pos: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      pos.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === '-h' || a === '--help') flags.set('help', true);
+    else if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (!VALUE_FLAGS.includes(name)) {
+        if (eq > 0) throw new UsageError(`--${name} takes no value`);
+        flags.set(name, true);
+        continue;
+      }
+      const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, value);
+    } else pos.push(a);
+  }
+  return { pos, flags };
+}
+
+const str = (args: Args, name: string) => {
+  const v = args.flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+};
+
+function pageSizeOf(args: Args, fallback: number): number {
+  const raw = str(args, 'page-size');
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 500) throw new UsageError('--page-size must be a whole number from 1 to 500');
+  return n;
+}
+
+function httpClient(baseUrl: string, key: string | undefined): Client {
+  const base = baseUrl.replace(/\/+$/, '');
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (key) headers.authorization = `Bearer ${key}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new ProblemError({ title: 'Cannot reach the gateway', detail: `${base}: ${cause}` });
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const p = parsed as fmt.ProblemLike | undefined;
+      throw new ProblemError(p && typeof p.title === 'string' ? p : { title: `HTTP ${res.status}`, detail: res.statusText });
+    }
+    return parsed as T;
+  };
+  const ext = (t: string, rest = '') => `/v1/tenants/${encodeURIComponent(t)}/extensions${rest}`;
+  return {
+    tenants: async () => (await call<{ items: TenantView[] }>('GET', '/v1/tenants')).items,
+    list: (t, size, token) => call('GET', ext(t, `?${new URLSearchParams({ page_size: String(size), ...(token ? { page_token: token } : {}) })}`)),
+    get: (t, id, password) => call('GET', ext(t, `/${encodeURIComponent(id)}${password ? '?include=password' : ''}`)),
+    create: (t, body) => call('POST', ext(t), body),
+    remove: async (t, id) => void (await call('DELETE', ext(t, `/${encodeURIComponent(id)}`))),
+    removeMany: async (t, ids) => (await call<{ results: BatchDeleteItem[] }>('DELETE', ext(t, `?ids=${ids.map(encodeURIComponent).join(',')}`))).results,
+    ephemeral: () => false,
+    close: async () => undefined,
+  };
+}
+
+/** The routes' id guard (src/http/routes/extensions.ts): an id that cannot exist never reaches a backend. */
+const SAFE_ID = /^(?!\.{1,2}$)[A-Za-z0-9._:@+-]{1,128}$/;
+
+async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Client> {
+  const config = loadConfigFile(file, { registry, env });
+  const logger = createLogger({ level: 'silent', destination: { write: () => undefined } });
+  const { running, resolved } = await startSimulators(config, registry);
+  const tenants = buildTenants(config, registry, logger, { resolved });
+  // Each operation gets the request budget a route would have, and a request id for the backend's logs.
+  const run = <T>(fn: () => Promise<T>) => runWithContext({ requestId: `cli-${randomUUID()}`, deadline: Date.now() + config.server.request_budget_ms }, fn);
+  const tenant = (name: string) => {
+    const t = tenants.get(name);
+    if (!t) throw new NotFoundError(`No tenant named '${name}'.`);
+    return t;
+  };
+  const safeId = (id: string) => {
+    if (!SAFE_ID.test(id)) throw new NotFoundError('No extension has this id.');
+    return id;
+  };
+  return {
+    tenants: async () => [...tenants.values()].map((t) => ({ name: t.name, backend: t.backend, capabilities: t.adapter.capabilities })),
+    list: (name, size, token) =>
+      run(async () => {
+        const t = tenant(name);
+        ops.requireOp(t, 'list');
+        const page = await readPage(t.adapter, t.name, size, token);
+        return { items: page.items.map((e) => ops.shape(e, {})), next_page_token: page.next_page_token };
+      }),
+    get: (name, id, password) =>
+      run(async () => {
+        const t = tenant(name);
+        ops.requireOp(t, 'get');
+        return ops.shape(await t.adapter.getExtension(safeId(id)), { includePassword: password });
+      }),
+    create: (name, body) => run(async () => ops.shape(await ops.createExtension(tenant(name), check<ExtensionCreate>(validators.extensionCreate, body)), { includePassword: true })),
+    remove: (name, id) => run(() => ops.deleteExtension(tenant(name), safeId(id))),
+    removeMany: (name, ids) =>
+      run(async () => {
+        const t = tenant(name);
+        const results = new Map((await ops.deleteExtensions(t, [...new Set(ids.filter((id) => SAFE_ID.test(id)))])).map((r) => [r.id, r]));
+        return ids.map((id) => results.get(id) ?? { id, status: 'not_found' as const });
+      }),
+    ephemeral: (name) => Boolean(config.tenants[name]?.simulator),
+    async close() {
+      await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
+      await Promise.all(running.map((s) => s.close()));
+    },
+  };
+}
+
+function checkConfig(args: Args, io: CliIo): number {
+  const [file, extra] = args.pos.slice(1);
+  if (!file || extra !== undefined) throw new UsageError('check-config takes one file');
+  try {
+    const config = loadConfigFile(file, { registry, env: io.env });
+    io.stdout.write(`ok: ${file}: ${Object.keys(config.tenants).length} tenant(s), ${config.api_keys.length} API key(s)\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.stderr.write(configFaults(err));
+    return 2;
+  }
+}
+
+function configFaults(err: ConfigError): string {
+  if (err.faults.length === 1 && !err.faults[0].pointer) return `error: ${err.source}: ${err.faults[0].detail}\n`;
+  return `error: ${err.source}: ${err.faults.length} fault(s) in the configuration\n` + err.faults.map((f) => `  ${f.pointer || '/'}: ${f.detail}\n`).join('');
+}
+
+async function extensions(sub: string, args: Args, client: Client, io: CliIo): Promise<number> {
+  const [tenant, ...rest] = args.pos.slice(2);
+  if (!tenant) throw new UsageError(`extensions ${sub} needs a tenant`);
+  const asJson = args.flags.has('json');
+  const bold = Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+  const out = (s: string) => io.stdout.write(s);
+  if (sub === 'list') {
+    if (rest.length) throw new UsageError('extensions list takes one tenant');
+    if (!args.flags.has('all')) {
+      const page = await client.list(tenant, pageSizeOf(args, 50), str(args, 'page-token'));
+      out(asJson ? fmt.json(page) : fmt.table(page.items, fmt.EXTENSION_COLUMNS, { bold }));
+      if (!asJson && page.next_page_token) io.stderr.write(`more: --page-token ${page.next_page_token}\n`);
+      return 0;
+    }
+    const size = pageSizeOf(args, 500);
+    const meter = fmt.progress(io.stderr, Boolean(io.stderr.isTTY) || args.flags.has('progress'));
+    const items: Extension[] = [];
+    const seen = new Set<string>();
+    let token = str(args, 'page-token');
+    try {
+      do {
+        const page: Page = await client.list(tenant, size, token);
+        items.push(...page.items);
+        meter.update(items.length);
+        token = page.next_page_token ?? undefined;
+        if (token && seen.has(token)) break; // a token seen before would walk the same pages forever
+        if (token) seen.add(token);
+      } while (token);
+    } finally {
+      meter.done();
+    }
+    out(asJson ? fmt.json({ items }) : fmt.table(items, fmt.EXTENSION_COLUMNS, { bold }));
+    return 0;
+  }
+  const note = (what: string) => client.ephemeral(tenant) && io.stderr.write(`note: tenant '${tenant}' runs on a simulator started for this command; ${what} is gone when it exits\n`);
+  if (sub === 'get') {
+    if (rest.length !== 1) throw new UsageError('extensions get takes a tenant and one id');
+    const ext = await client.get(tenant, rest[0], args.flags.has('show-password'));
+    out(asJson ? fmt.json(ext) : fmt.extensionRecord(ext));
+    return 0;
+  }
+  if (sub === 'create') {
+    if (rest.length) throw new UsageError('extensions create takes a tenant and options, no other arguments');
+    const name = str(args, 'name');
+    if (name === undefined) throw new UsageError('extensions create needs --name');
+    const body: ExtensionCreate = { name };
+    for (const k of ['extension', 'description', 'password'] as const) if (str(args, k) !== undefined) body[k] = str(args, k);
+    const ext = await client.create(tenant, body);
+    out(asJson ? fmt.json(ext) : fmt.extensionRecord(ext));
+    if (body.password === undefined) io.stderr.write('note: the password was generated by the gateway and is shown only this once\n');
+    note('the new extension');
+    return 0;
+  }
+  if (sub === 'delete') {
+    if (!rest.length) throw new UsageError('extensions delete needs at least one id');
+    if (rest.length === 1) {
+      await client.remove(tenant, rest[0]);
+      out(asJson ? fmt.json({ id: rest[0], status: 'deleted' }) : `deleted ${rest[0]}\n`);
+      note('the deletion');
+      return 0;
+    }
+    const results = await client.removeMany(tenant, rest);
+    const rows = results.map((r) => ({ ...r, detail: r.error ? `${r.error.title}: ${r.error.detail}` : null }));
+    out(asJson ? fmt.json({ results }) : fmt.table(rows, ['id', 'status', 'detail'], { bold }));
+    note('the deletion');
+    return results.every((r) => r.status === 'deleted') ? 0 : 1;
+  }
+  throw new UsageError(`unknown command: extensions ${sub}`);
+}
+
+function usage(io: CliIo): number {
+  io.stdout.write(USAGE);
+  return 0;
+}
+
+export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let client: Client | undefined;
+  try {
+    const args = parseArgs(argv);
+    const [command, sub] = args.pos;
+    const key = command === 'extensions' ? `extensions ${sub}` : command;
+    if (!command || !Object.hasOwn(ALLOWED, key)) {
+      if (!command && args.flags.has('help')) return usage(io);
+      throw new UsageError(command ? `unknown command: ${[command, sub].filter(Boolean).join(' ')}` : 'no command given');
+    }
+    if (args.flags.has('help')) return usage(io);
+    const unknown = [...args.flags.keys()].find((f) => !ALLOWED[key].includes(f));
+    if (unknown) throw new UsageError(`${key} does not take --${unknown}`);
+    if (command === 'serve') {
+      if (args.pos.length > 1) throw new UsageError('serve takes no arguments');
+      await main(str(args, 'config') ? ['--config', str(args, 'config')!] : []);
+      return 0;
+    }
+    if (command === 'check-config') return checkConfig(args, io);
+    const config = str(args, 'config');
+    if (config && (args.flags.has('url') || args.flags.has('key'))) throw new UsageError('give either --config or --url/--key, not both');
+    client = config
+      ? await directClient(config, io.env)
+      : httpClient(str(args, 'url') ?? io.env.PBX_GATEWAY_URL ?? 'http://127.0.0.1:8080', str(args, 'key') ?? io.env.PBX_GATEWAY_KEY);
+    if (command === 'tenants') {
+      if (args.pos.length > 1) throw new UsageError('tenants takes no arguments');
+      const items = await client.tenants();
+      const rows = items.map((t) => ({ name: t.name, backend: t.backend, ...fmt.capabilitySummary(t.capabilities) }));
+      io.stdout.write(args.flags.has('json') ? fmt.json({ items }) : fmt.table(rows, ['name', 'backend', 'extensions', 'features'], { bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR }));
+      return 0;
+    }
+    return await extensions(sub, args, client, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`error: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(configFaults(err));
+      return 2;
+    }
+    if (err instanceof ProblemError || err instanceof GatewayError) io.stderr.write(fmt.problemText(err instanceof ProblemError ? err.problem : toProblem(err)));
+    else io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  } finally {
+    await client?.close();
+  }
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

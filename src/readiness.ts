@@ -1,0 +1,61 @@
+/**
+ * Readiness: the config is loaded (or the process would not serve), and for each tenant, whether its backend
+ * answered an authenticated call recently. A tenant whose backend has been quiet is probed with the cheapest
+ * authenticated read (a one-item list), at most once per `probeEveryMs`, with a short budget of its own.
+ */
+import type { Tenant } from './extensions';
+import { asGatewayError } from './errors';
+import { runWithContext } from './request-context';
+
+export interface TenantReadiness {
+  name: string;
+  backend: string;
+  ready: boolean;
+  checked_at: string;
+  problem?: { type: string; title: string; detail: string };
+}
+
+export interface ReadinessReport {
+  status: 'ready' | 'degraded' | 'unready';
+  tenants: TenantReadiness[];
+}
+
+export class Readiness {
+  private readonly probes = new Map<string, { at: number; result: Promise<TenantReadiness> }>();
+
+  constructor(
+    private readonly tenants: () => ReadonlyMap<string, Tenant>,
+    private readonly opts: { freshMs?: number; probeEveryMs?: number; probeTimeoutMs?: number } = {},
+  ) {}
+
+  async report(): Promise<ReadinessReport> {
+    const results = await Promise.all([...this.tenants().values()].map((t) => this.check(t)));
+    const ready = results.filter((r) => r.ready).length;
+    return { status: ready === results.length ? 'ready' : ready > 0 ? 'degraded' : 'unready', tenants: results };
+  }
+
+  private check(t: Tenant): Promise<TenantReadiness> {
+    const now = Date.now();
+    const answered = t.http?.lastAnsweredAt ?? 0;
+    if (now - answered < (this.opts.freshMs ?? 30_000)) {
+      return Promise.resolve({ name: t.name, backend: t.backend, ready: true, checked_at: new Date(answered).toISOString() });
+    }
+    const cached = this.probes.get(t.name);
+    if (cached && now - cached.at < (this.opts.probeEveryMs ?? 10_000)) return cached.result;
+    const result = this.probe(t);
+    this.probes.set(t.name, { at: now, result });
+    return result;
+  }
+
+  private async probe(t: Tenant): Promise<TenantReadiness> {
+    const deadline = Date.now() + (this.opts.probeTimeoutMs ?? 3000);
+    const base = { name: t.name, backend: t.backend };
+    try {
+      await runWithContext({ requestId: `readyz-${t.name}`, deadline }, () => t.adapter.listExtensions({ cursor: null, limit: 1 }));
+      return { ...base, ready: true, checked_at: new Date().toISOString() };
+    } catch (err) {
+      const e = asGatewayError(err);
+      return { ...base, ready: false, checked_at: new Date().toISOString(), problem: { type: `/problems/${e.slug}`, title: e.title, detail: e.message } };
+    }
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The admin CLI (src/cli.ts), run in-process with captured output: check-config, direct mode from a config file
+ * (no HTTP server), and gateway mode against an in-process gateway on the demo config.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { registry } from '../../adapters';
+import { DEMO_ACCESSKEY, startVoipbinSimulator } from '../../adapters/voipbin/simulator';
+import { runCli } from '../../src/cli';
+import { parseConfig } from '../../src/config';
+import { startGateway, type RunningGateway } from '../../src/main';
+
+const root = path.resolve(__dirname, '../..');
+const demo = path.join(root, 'config/demo.yaml');
+const DEMO_KEY = 'pbxgw_demo_key_0123456789';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-cli-'));
+
+async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  let stdout = '';
+  let stderr = '';
+  const sink = (add: (s: string) => void) => new Writable({ write: (chunk, _enc, cb) => (add(chunk.toString()), cb()) });
+  const code = await runCli(argv, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env });
+  return { code, stdout, stderr };
+}
+
+const rowsOf = (table: string) => table.trimEnd().split('\n').slice(1);
+
+describe('usage', () => {
+  it('prints usage for --help (exit 0) and for an unknown command or option (exit 2)', async () => {
+    expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('extensions list <tenant>') });
+    const unknown = await cli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command: frobnicate');
+    expect(unknown.stderr).toContain('Usage: pbx-gateway');
+    expect((await cli(['tenants', '--bogus'])).code).toBe(2);
+    expect((await cli(['extensions', 'list', 'x', '--page-size', '0'])).stderr).toContain('--page-size must be');
+  });
+});
+
+describe('check-config', () => {
+  it('accepts the demo config', async () => {
+    const r = await cli(['check-config', demo]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toBe(`ok: ${demo}: 3 tenant(s), 1 API key(s)\n`);
+  });
+
+  it('lists every fault with its pointer and exits 2', async () => {
+    const file = path.join(tmp, 'bad.yaml');
+    fs.writeFileSync(file, 'api_keys: [{ id: a, key: short, tenants: [x] }]\ntenants:\n  acme: { backend: voipbin, base_url: "${NOPE}", auth: { accesskey: k } }\n');
+    const r = await cli(['check-config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('/api_keys/0/key');
+    expect(r.stderr).toContain('/api_keys/0/tenants/0');
+    expect(r.stderr).toContain('/tenants/acme/base_url: environment variable NOPE is not set');
+  });
+
+  it('says why an unreadable file cannot be checked, and exits 2', async () => {
+    const r = await cli(['check-config', path.join(tmp, 'missing.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/missing\.yaml: cannot read the file \(ENOENT\)/);
+  });
+});
+
+describe('direct mode (--config, no server)', () => {
+  const d = (...argv: string[]) => cli([...argv, '--config', demo]);
+
+  it('lists tenants with their backends and capabilities', async () => {
+    const r = await d('tenants');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/^NAME\s+BACKEND\s+EXTENSIONS\s+FEATURES$/);
+    expect(r.stdout).toMatch(/demo-voipbin\s+voipbin\s+list,get,create,update,delete,batch_delete\s+direct_uri/);
+    expect(r.stdout).toMatch(/demo-vitalpbx\s+vitalpbx\s+list,get\s/);
+    expect(r.stdout).toMatch(/demo-issabel\s+issabel\s+\S*auto_number/);
+  });
+
+  it('lists one page as an aligned table, and as JSON', async () => {
+    const table = await d('extensions', 'list', 'demo-voipbin');
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+EXTENSION\s+NAME\s+USERNAME\s+DOMAIN$/);
+    const rows = rowsOf(table.stdout);
+    expect(rows).toHaveLength(6);
+    expect(rows).toContainEqual(expect.stringMatching(/^[0-9a-f-]{36}\s+100\s+Reception\s+100\s+\S+\.voipbin\.net$/));
+    // Aligned: every row's second column starts where the header's does.
+    const at = table.stdout.indexOf('EXTENSION');
+    expect(rows.every((row) => /^\s\S/.test(row.slice(at - 1)))).toBe(true);
+    const json = await d('extensions', 'list', 'demo-voipbin', '--json');
+    const page = JSON.parse(json.stdout) as { items: { extension: string; password?: string }[]; next_page_token: string | null };
+    expect(page.items.map((e) => e.extension).sort()).toEqual(['100', '101', '102', '103', '104', '105']);
+    expect(page.next_page_token).toBeNull();
+    expect(page.items.every((e) => e.password === undefined)).toBe(true);
+  });
+
+  it('says how to get the next page when there is one', async () => {
+    const r = await d('extensions', 'list', 'demo-issabel', '--page-size', '4');
+    expect(rowsOf(r.stdout)).toHaveLength(4);
+    expect(r.stderr).toMatch(/^more: --page-token \S+\n$/);
+  });
+
+  it('walks every page with --all, progress on stderr only', async () => {
+    const r = await d('extensions', 'list', 'demo-issabel', '--all', '--page-size', '2', '--progress', '--json');
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.stdout) as { items: { extension: string }[] };
+    expect(Object.keys(body)).toEqual(['items']);
+    expect(body.items.map((e) => e.extension)).toEqual(['1000', '1001', '1002', '1003', '1004', '1005']);
+    expect(r.stderr).toBe('fetched 2 extension(s)\nfetched 4 extension(s)\nfetched 6 extension(s)\n');
+    const quiet = await d('extensions', 'list', 'demo-issabel', '--all', '--page-size', '2');
+    expect(rowsOf(quiet.stdout)).toHaveLength(6);
+    expect(quiet.stderr).toBe('');
+  });
+
+  it('creates on demo-voipbin and shows the generated password once', async () => {
+    const r = await d('extensions', 'create', 'demo-voipbin', '--extension', '150', '--name', 'Lab Phone');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^extension:\s+150$/m);
+    expect(r.stdout).toMatch(/^password:\s+[A-Za-z0-9]{24}$/m);
+    expect(r.stderr).toContain('shown only this once');
+    expect(r.stderr).toContain("tenant 'demo-voipbin' runs on a simulator started for this command");
+  });
+
+  it('prints a 501 from demo-vitalpbx as a problem and exits 1', async () => {
+    const r = await d('extensions', 'create', 'demo-vitalpbx', '--extension', '150', '--name', 'X');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("error: The tenant's backend does not support this operation: Backend 'vitalpbx' does not support 'extensions.create'.\n");
+  });
+
+  it('prints field faults with their pointers, and unknown tenants as not found', async () => {
+    const bad = await d('extensions', 'create', 'demo-voipbin', '--name', 'X', '--extension', '150', '--password', 'short');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: The request is not valid: .*\n {2}\/password: /);
+    const missing = await d('extensions', 'list', 'nowhere');
+    expect(missing).toMatchObject({ code: 1, stderr: "error: Not found: No tenant named 'nowhere'.\n" });
+  });
+
+  describe('on a backend that outlives each command', () => {
+    let server: Awaited<ReturnType<typeof startVoipbinSimulator>>['server'];
+    let ids: Record<string, string>[];
+    const lab = path.join(tmp, 'lab.yaml');
+    const l = (...argv: string[]) => cli([...argv, '--config', lab]);
+
+    beforeAll(async () => {
+      const started = await startVoipbinSimulator();
+      server = started.server;
+      ids = started.sim.seed([
+        { extension: '200', name: 'One' },
+        { extension: '201', name: 'Two' },
+      ]);
+      fs.writeFileSync(lab, `api_keys: [{ id: a, key: cli-test-key-000001, tenants: ["*"] }]\ntenants:\n  lab: { backend: voipbin, base_url: "${server.url}/v1.0", auth: { accesskey: ${DEMO_ACCESSKEY} } }\n`);
+    });
+    afterAll(() => server.close());
+
+    it('creates, gets (with the password when asked) and deletes one extension', async () => {
+      const created = await l('extensions', 'create', 'lab', '--extension', '300', '--name', 'Lab', '--password', 'Sip-secret-123', '--json');
+      expect(created.code).toBe(0);
+      expect(created.stderr).toBe('');
+      const ext = JSON.parse(created.stdout) as { id: string; password: string };
+      expect(ext.password).toBe('Sip-secret-123');
+      const got = await l('extensions', 'get', 'lab', ext.id);
+      expect(got.stdout).toMatch(new RegExp(`^id:\\s+${ext.id}$`, 'm'));
+      expect(got.stdout).toMatch(/^name:\s+Lab$/m);
+      expect(got.stdout).not.toContain('password');
+      expect((await l('extensions', 'get', 'lab', ext.id, '--show-password')).stdout).toMatch(/^password:\s+Sip-secret-123$/m);
+      expect(await l('extensions', 'delete', 'lab', ext.id)).toMatchObject({ code: 0, stdout: `deleted ${ext.id}\n` });
+      expect(await l('extensions', 'get', 'lab', ext.id)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: Not found: /) });
+    });
+
+    it('batch deletes, one line per id, and exits 1 when an id was not deleted', async () => {
+      const r = await l('extensions', 'delete', 'lab', ids[0].id, 'no-such-id', ids[1].id);
+      expect(r.code).toBe(1);
+      const rows = rowsOf(r.stdout);
+      expect(rows).toHaveLength(3);
+      expect(rows[0]).toMatch(new RegExp(`^${ids[0].id}\\s+deleted\\s+-$`));
+      expect(rows[1]).toMatch(/^no-such-id\s+not_found\s+-$/);
+      expect(rows[2]).toMatch(new RegExp(`^${ids[1].id}\\s+deleted\\s+-$`));
+      expect(JSON.parse((await l('extensions', 'list', 'lab', '--json')).stdout)).toEqual({ items: [], next_page_token: null });
+    });
+  });
+});
+
+describe('gateway mode (--url, --key)', () => {
+  let gateway: RunningGateway;
+  const g = (...argv: string[]) => cli([...argv, '--url', gateway.url, '--key', DEMO_KEY]);
+
+  beforeAll(async () => {
+    const config = parseConfig(fs.readFileSync(demo, 'utf8'), { registry, env: {} });
+    gateway = await startGateway({ ...config, logging: { level: 'silent' } }, registry, { PORT: '0' });
+  });
+  afterAll(() => gateway.close());
+
+  it('lists tenants and extensions, reading the URL and key from the environment too', async () => {
+    const tenants = await g('tenants');
+    expect(tenants.code).toBe(0);
+    expect(rowsOf(tenants.stdout).map((r) => r.split(/\s+/)[0])).toEqual(['demo-voipbin', 'demo-vitalpbx', 'demo-issabel']);
+    const list = await cli(['extensions', 'list', 'demo-issabel'], { PBX_GATEWAY_URL: gateway.url, PBX_GATEWAY_KEY: DEMO_KEY });
+    expect(list.code).toBe(0);
+    expect(rowsOf(list.stdout)).toHaveLength(6);
+    const direct = await cli(['extensions', 'list', 'demo-issabel', '--config', demo]);
+    expect(list.stdout.split('\n')[0]).toBe(direct.stdout.split('\n')[0]);
+  });
+
+  it('creates, gets, refuses the password to a key without the secrets scope, and batch deletes', async () => {
+    const created = await g('extensions', 'create', 'demo-voipbin', '--extension', '160', '--name', 'Gateway Lab', '--json');
+    expect(created.code).toBe(0);
+    const ext = JSON.parse(created.stdout) as { id: string; password: string };
+    expect(ext.password).toMatch(/^[A-Za-z0-9]{24}$/);
+    const got = await g('extensions', 'get', 'demo-voipbin', ext.id);
+    expect(got.stdout).toMatch(/^name:\s+Gateway Lab$/m);
+    const secret = await g('extensions', 'get', 'demo-voipbin', ext.id, '--show-password');
+    expect(secret).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^error: Not allowed for this API key: .*secrets/) });
+    const del = await g('extensions', 'delete', 'demo-voipbin', ext.id, 'no-such-id', '--json');
+    expect(del.code).toBe(1);
+    expect(JSON.parse(del.stdout)).toEqual({ results: [{ id: ext.id, status: 'deleted' }, { id: 'no-such-id', status: 'not_found' }] });
+  });
+
+  it('prints API problems (wrong key, 501) and exits 1', async () => {
+    const auth = await cli(['tenants', '--url', gateway.url, '--key', 'not-the-right-key-0000']);
+    expect(auth.code).toBe(1);
+    expect(auth.stderr).toMatch(/^error: Authentication required: /);
+    const unsupported = await g('extensions', 'delete', 'demo-vitalpbx', '1');
+    expect(unsupported).toMatchObject({ code: 1, stderr: "error: The tenant's backend does not support this operation: Backend 'vitalpbx' does not support 'extensions.delete'.\n" });
+  });
+
+  it('says when the gateway cannot be reached', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as net.AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const r = await cli(['tenants', '--url', `http://127.0.0.1:${port}`]);
+    expect(r).toMatchObject({ code: 1, stderr: `error: Cannot reach the gateway: http://127.0.0.1:${port}: ECONNREFUSED\n` });
+  });
+});

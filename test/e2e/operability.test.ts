@@ -1,0 +1,151 @@
+/** The OpenAPI document against the routes really served and the answers really given; metrics; readiness. */
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import request from 'supertest';
+import { DEMO_USER, startIssabelSimulator } from '../../adapters/issabel/simulator';
+import { DEMO_APP_KEY, startVitalpbxSimulator } from '../../adapters/vitalpbx/simulator';
+import { DEMO_ACCESSKEY, startVoipbinSimulator } from '../../adapters/voipbin/simulator';
+import type { RunningSimulator } from '../../src/simulator-kit';
+import { buildTestGateway } from '../helpers';
+
+const KEY = 'operability-test-key-00001';
+const auth = { Authorization: `Bearer ${KEY}` };
+let servers: RunningSimulator[];
+let gw: ReturnType<typeof buildTestGateway>;
+let doc: { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
+
+beforeAll(async () => {
+  const [v, i, p] = await Promise.all([startVoipbinSimulator(), startIssabelSimulator(), startVitalpbxSimulator()]);
+  v.sim.seedDemo();
+  i.sim.seedDemo();
+  p.sim.seedDemo();
+  servers = [v.server, i.server, p.server];
+  gw = buildTestGateway({
+    api_keys: [{ id: 'ops', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
+    tenants: {
+      cloud: { backend: 'voipbin', base_url: `${v.server.url}/v1.0`, timeout_ms: 500, auth: { accesskey: DEMO_ACCESSKEY } },
+      box: { backend: 'issabel', base_url: `${i.server.url}/pbxapi`, timeout_ms: 500, auth: DEMO_USER },
+      vital: { backend: 'vitalpbx', base_url: `${p.server.url}/api/v2`, timeout_ms: 500, auth: { app_key: DEMO_APP_KEY, tenant: 'vitalpbx' } },
+    },
+  });
+  doc = (await request(gw.app).get('/openapi.json').expect(200)).body;
+});
+afterAll(() => Promise.all(servers.map((s) => s.close())));
+
+/** Every route the Express app serves, as `METHOD /path/{param}`. */
+function servedRoutes(app: unknown): string[] {
+  const out: string[] = [];
+  const walk = (stack: { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: unknown[] } }[]) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const m of Object.keys(layer.route.methods)) out.push(`${m.toUpperCase()} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
+      } else if (layer.handle?.stack) {
+        walk(layer.handle.stack as never);
+      }
+    }
+  };
+  walk((app as { router: { stack: never[] } }).router.stack);
+  return [...new Set(out)].sort();
+}
+
+const documented = () => Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
+
+describe('OpenAPI document', () => {
+  it('is OpenAPI 3.1 and documents exactly the routes served', () => {
+    expect((doc as unknown as { openapi: string }).openapi).toBe('3.1.0');
+    expect(documented()).toEqual(servedRoutes(gw.app));
+  });
+
+  it('describes the real answers: each one validates against its documented schema', async () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema({ $id: 'https://doc.local/openapi.json', ...(doc as object) });
+    const templates = Object.keys(doc.paths).map((p) => ({ p, re: new RegExp(`^${p.replace(/\{\w+\}/g, '[^/]+')}$`) }));
+    const check = async (method: 'get' | 'post' | 'patch' | 'delete', url: string, body?: object) => {
+      const res = await request(gw.app)[method](url).set(auth).send(body);
+      const path = url.split('?')[0];
+      const template = templates.find((t) => t.re.test(path))!.p;
+      const response = doc.paths[template][method].responses[String(res.status)];
+      expect({ url, status: res.status, documented: !!response }).toEqual({ url, status: res.status, documented: true });
+      const content = response.content;
+      if (content) {
+        const [type, { schema }] = Object.entries(content)[0];
+        expect(res.headers['content-type']).toContain(type);
+        void schema;
+        const at = `#/paths/${template.replace(/~/g, '~0').replace(/\//g, '~1')}/${method}/responses/${res.status}/content/${type.replace(/\//g, '~1')}/schema`;
+        const validate = ajv.compile({ $ref: `https://doc.local/openapi.json${at}` });
+        expect({ url, valid: validate(res.body), errors: validate.errors }).toMatchObject({ url, valid: true });
+      }
+      return res;
+    };
+    await check('get', '/v1/tenants');
+    await check('get', '/v1/tenants/box');
+    const list = await check('get', '/v1/tenants/cloud/extensions?page_size=2&view=full');
+    const id = list.body.items[0].id;
+    await check('get', `/v1/tenants/cloud/extensions/${id}?include=password`);
+    await check('patch', `/v1/tenants/cloud/extensions/${id}`, { name: 'Renamed' });
+    await check('post', `/v1/tenants/cloud/extensions/${id}/direct-hash/regenerate`);
+    const created = await check('post', '/v1/tenants/box/extensions', { name: 'Doc test' });
+    await check('delete', `/v1/tenants/box/extensions?ids=${created.body.id},77777`);
+    await check('post', '/v1/tenants/cloud/extensions', { name: 'no number' });
+    await check('get', '/v1/tenants/vital/extensions/1/devices');
+    await check('get', '/v1/tenants/vital/extensions/1/queues');
+    await check('get', '/v1/tenants/vital/extensions/1/call-summary');
+    await check('get', '/v1/tenants/vital/extensions/1/voicemail');
+    await check('get', '/v1/tenants/box/ring-groups?view=full');
+    await check('get', '/v1/tenants/box/ring-groups/600');
+    await check('post', '/v1/tenants/vital/extensions', { extension: '1', name: 'x' });
+    await check('get', '/v1/tenants/nowhere');
+    await check('get', '/v1/tenants/cloud/extensions?page_size=0');
+    await check('get', '/healthz');
+  });
+
+  it('is rendered as a docs page with every path, without scripts', async () => {
+    const res = await request(gw.app).get('/docs').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    for (const path of Object.keys(doc.paths)) expect(res.text).toContain(path.replace(/&/g, '&amp;'));
+    expect(res.text).not.toContain('<script');
+  });
+});
+
+describe('metrics', () => {
+  it('counts requests by route pattern, backend calls by outcome, logins, and breaker state, with bounded labels', async () => {
+    await request(gw.app).get('/v1/tenants/box/extensions/1000').set(auth).expect(200);
+    const text = (await request(gw.app).get('/metrics').expect(200)).text;
+    expect(text).toMatch(/pbxgw_http_requests_total\{route="\/v1\/tenants\/:tenant\/extensions\/:id",method="GET",status="200",tenant="box"\} \d+/);
+    expect(text).toMatch(/pbxgw_http_request_duration_seconds_bucket\{le="[^"]+",route="\/v1\/tenants\/:tenant\/extensions\/:id"/);
+    expect(text).toMatch(/pbxgw_backend_calls_total\{tenant="box",backend="issabel",outcome="success"\} \d+/);
+    expect(text).toMatch(/pbxgw_backend_session_events_total\{tenant="box",backend="issabel",event="login"\} 1/);
+    expect(text).toMatch(/pbxgw_backend_circuit_state\{tenant="vital",backend="vitalpbx"\} 0/);
+    // No id, number or unknown tenant name in any label.
+    expect(text).not.toMatch(/tenant="nowhere"/);
+    expect(text).not.toMatch(/="[^"]*(1000|[0-9a-f]{8}-[0-9a-f]{4})[^"]*"/);
+  });
+});
+
+describe('readiness', () => {
+  it('is ready when every backend answers, degraded when one does not, 503 when none does', async () => {
+    const ready = await request(gw.app).get('/readyz').expect(200);
+    expect(ready.body.status).toBe('ready');
+    expect(ready.body.tenants.map((t: { name: string; ready: boolean }) => [t.name, t.ready])).toEqual([
+      ['cloud', true],
+      ['box', true],
+      ['vital', true],
+    ]);
+    const [v, i, p] = await Promise.all([startVoipbinSimulator(), startIssabelSimulator(), startVitalpbxSimulator()]);
+    const tenants = {
+      cloud: { backend: 'voipbin', base_url: `${v.server.url}/v1.0`, timeout_ms: 300, auth: { accesskey: DEMO_ACCESSKEY } },
+      box: { backend: 'issabel', base_url: `${i.server.url}/pbxapi`, timeout_ms: 300, auth: DEMO_USER },
+      vital: { backend: 'vitalpbx', base_url: `${p.server.url}/api/v2`, timeout_ms: 300, auth: { app_key: DEMO_APP_KEY, tenant: 'vitalpbx' } },
+    };
+    await p.server.close();
+    const partial = buildTestGateway({ api_keys: [{ id: 'ops', key: KEY, tenants: ['*'] }], tenants });
+    const degraded = await request(partial.app).get('/readyz').expect(200);
+    expect(degraded.body.status).toBe('degraded');
+    expect(degraded.body.tenants.find((t: { name: string }) => t.name === 'vital')).toMatchObject({ ready: false, problem: { type: '/problems/backend-unavailable' } });
+    await Promise.all([v.server.close(), i.server.close()]);
+    const none = buildTestGateway({ api_keys: [{ id: 'ops', key: KEY, tenants: ['*'] }], tenants });
+    const unready = await request(none.app).get('/readyz').expect(503);
+    expect(unready.body.status).toBe('unready');
+  });
+});
