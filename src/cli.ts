@@ -152,7 +152,13 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
   const config = loadConfigFile(file, { registry, env });
   const logger = createLogger({ level: 'silent', destination: { write: () => undefined } });
   const { running, resolved } = await startSimulators(config, registry);
-  const tenants = buildTenants(config, registry, logger, { resolved });
+  let tenants: ReturnType<typeof buildTenants>;
+  try {
+    tenants = buildTenants(config, registry, logger, { resolved });
+  } catch (err) {
+    await Promise.all(running.map((s) => s.close()));
+    throw err;
+  }
   // Each operation gets the request budget a route would have, and a request id for the backend's logs.
   const run = <T>(fn: () => Promise<T>) => runWithContext({ requestId: `cli-${randomUUID()}`, deadline: Date.now() + config.server.request_budget_ms }, fn);
   const tenant = (name: string) => {
@@ -195,18 +201,10 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
   };
 }
 
-function checkConfig(args: Args, io: CliIo): number {
-  const [file, extra] = args.pos.slice(1);
-  if (!file || extra !== undefined) throw new UsageError('check-config takes one file');
-  try {
-    const config = loadConfigFile(file, { registry, env: io.env });
-    io.stdout.write(`ok: ${file}: ${Object.keys(config.tenants).length} tenant(s), ${config.api_keys.length} API key(s)\n`);
-    return 0;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.stderr.write(configFaults(err));
-    return 2;
-  }
+function checkConfig(file: string, io: CliIo): number {
+  const config = loadConfigFile(file, { registry, env: io.env });
+  io.stdout.write(`ok: ${file}: ${Object.keys(config.tenants).length} tenant(s), ${config.api_keys.length} API key(s)\n`);
+  return 0;
 }
 
 function configFaults(err: ConfigError): string {
@@ -214,116 +212,105 @@ function configFaults(err: ConfigError): string {
   return `error: ${err.source}: ${err.faults.length} fault(s) in the configuration\n` + err.faults.map((f) => `  ${f.pointer || '/'}: ${f.detail}\n`).join('');
 }
 
-async function extensions(sub: string, args: Args, client: Client, io: CliIo): Promise<number> {
-  const [tenant, ...rest] = args.pos.slice(2);
-  if (!tenant) throw new UsageError(`extensions ${sub} needs a tenant`);
+async function listAll(client: Client, tenant: string, args: Args, io: CliIo): Promise<Extension[]> {
+  const meter = fmt.progress(io.stderr, Boolean(io.stderr.isTTY) || args.flags.has('progress'));
+  const items: Extension[] = [];
+  const seen = new Set<string>();
+  let token = str(args, 'page-token');
+  try {
+    do {
+      const page: Page = await client.list(tenant, pageSizeOf(args, 500), token);
+      items.push(...page.items);
+      meter.update(items.length);
+      token = page.next_page_token ?? undefined;
+      if (token && seen.has(token)) break; // a token seen before would walk the same pages forever
+      if (token) seen.add(token);
+    } while (token);
+  } finally {
+    meter.done();
+  }
+  return items;
+}
+
+async function extensions(sub: string, [tenant, ...ids]: string[], args: Args, client: Client, io: CliIo): Promise<number> {
   const asJson = args.flags.has('json');
   const bold = Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
   const out = (s: string) => io.stdout.write(s);
-  if (sub === 'list') {
-    if (rest.length) throw new UsageError('extensions list takes one tenant');
-    if (!args.flags.has('all')) {
-      const page = await client.list(tenant, pageSizeOf(args, 50), str(args, 'page-token'));
-      out(asJson ? fmt.json(page) : fmt.table(page.items, fmt.EXTENSION_COLUMNS, { bold }));
-      if (!asJson && page.next_page_token) io.stderr.write(`more: --page-token ${page.next_page_token}\n`);
-      return 0;
-    }
-    const size = pageSizeOf(args, 500);
-    const meter = fmt.progress(io.stderr, Boolean(io.stderr.isTTY) || args.flags.has('progress'));
-    const items: Extension[] = [];
-    const seen = new Set<string>();
-    let token = str(args, 'page-token');
-    try {
-      do {
-        const page: Page = await client.list(tenant, size, token);
-        items.push(...page.items);
-        meter.update(items.length);
-        token = page.next_page_token ?? undefined;
-        if (token && seen.has(token)) break; // a token seen before would walk the same pages forever
-        if (token) seen.add(token);
-      } while (token);
-    } finally {
-      meter.done();
-    }
-    out(asJson ? fmt.json({ items }) : fmt.table(items, fmt.EXTENSION_COLUMNS, { bold }));
-    return 0;
-  }
   const note = (what: string) => client.ephemeral(tenant) && io.stderr.write(`note: tenant '${tenant}' runs on a simulator started for this command; ${what} is gone when it exits\n`);
-  if (sub === 'get') {
-    if (rest.length !== 1) throw new UsageError('extensions get takes a tenant and one id');
-    const ext = await client.get(tenant, rest[0], args.flags.has('show-password'));
+  if (sub === 'list' && args.flags.has('all')) {
+    const items = await listAll(client, tenant, args, io);
+    out(asJson ? fmt.json({ items }) : fmt.table(items, fmt.EXTENSION_COLUMNS, { bold }));
+  } else if (sub === 'list') {
+    const page = await client.list(tenant, pageSizeOf(args, 50), str(args, 'page-token'));
+    out(asJson ? fmt.json(page) : fmt.table(page.items, fmt.EXTENSION_COLUMNS, { bold }));
+    if (!asJson && page.next_page_token) io.stderr.write(`more: --page-token ${page.next_page_token}\n`);
+  } else if (sub === 'get') {
+    const ext = await client.get(tenant, ids[0], args.flags.has('show-password'));
     out(asJson ? fmt.json(ext) : fmt.extensionRecord(ext));
-    return 0;
-  }
-  if (sub === 'create') {
-    if (rest.length) throw new UsageError('extensions create takes a tenant and options, no other arguments');
-    const name = str(args, 'name');
-    if (name === undefined) throw new UsageError('extensions create needs --name');
-    const body: ExtensionCreate = { name };
-    for (const k of ['extension', 'description', 'password'] as const) if (str(args, k) !== undefined) body[k] = str(args, k);
+  } else if (sub === 'create') {
+    const body: ExtensionCreate = { name: str(args, 'name')! };
+    for (const k of ['extension', 'description', 'password'] as const) if (args.flags.has(k)) body[k] = str(args, k);
     const ext = await client.create(tenant, body);
     out(asJson ? fmt.json(ext) : fmt.extensionRecord(ext));
     if (body.password === undefined) io.stderr.write('note: the password was generated by the gateway and is shown only this once\n');
     note('the new extension');
-    return 0;
-  }
-  if (sub === 'delete') {
-    if (!rest.length) throw new UsageError('extensions delete needs at least one id');
-    if (rest.length === 1) {
-      await client.remove(tenant, rest[0]);
-      out(asJson ? fmt.json({ id: rest[0], status: 'deleted' }) : `deleted ${rest[0]}\n`);
-      note('the deletion');
-      return 0;
-    }
-    const results = await client.removeMany(tenant, rest);
+  } else if (ids.length === 1) {
+    await client.remove(tenant, ids[0]);
+    out(asJson ? fmt.json({ id: ids[0], status: 'deleted' }) : `deleted ${ids[0]}\n`);
+    note('the deletion');
+  } else {
+    const results = await client.removeMany(tenant, ids);
     const rows = results.map((r) => ({ ...r, detail: r.error ? `${r.error.title}: ${r.error.detail}` : null }));
     out(asJson ? fmt.json({ results }) : fmt.table(rows, ['id', 'status', 'detail'], { bold }));
     note('the deletion');
     return results.every((r) => r.status === 'deleted') ? 0 : 1;
   }
-  throw new UsageError(`unknown command: extensions ${sub}`);
+  return 0;
 }
 
-function usage(io: CliIo): number {
-  io.stdout.write(USAGE);
-  return 0;
+/** Parse and check the whole command line before doing anything: a usage error starts no simulator. */
+function commandOf(args: Args): { key: string; operands: string[] } {
+  const [command, sub] = args.pos;
+  const key = command === 'extensions' && sub !== undefined ? `extensions ${sub}` : command;
+  if (!key || !Object.hasOwn(COMMANDS, key)) throw new UsageError(key ? `unknown command: ${key}` : 'no command given');
+  const spec = COMMANDS[key];
+  const unknown = [...args.flags.keys()].find((f) => !spec.flags.includes(f));
+  if (unknown) throw new UsageError(`${key} does not take --${unknown}`);
+  const operands = args.pos.slice(key.split(' ').length);
+  const [min, max] = spec.operands;
+  if (operands.length < min || operands.length > max) throw new UsageError(`${key} takes ${min === max ? min : `${min} to ${max}`} argument(s), not ${operands.length}`);
+  if (key === 'extensions create' && !str(args, 'name')) throw new UsageError('extensions create needs --name');
+  if (key === 'extensions list') pageSizeOf(args, 0);
+  if (args.flags.has('config') && (args.flags.has('url') || args.flags.has('key'))) throw new UsageError('give either --config or --url/--key, not both');
+  return { key, operands };
 }
 
 export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let client: Client | undefined;
   try {
     const args = parseArgs(argv);
-    const [command, sub] = args.pos;
-    const key = command === 'extensions' ? `extensions ${sub}` : command;
-    if (!command || !Object.hasOwn(ALLOWED, key)) {
-      if (!command && args.flags.has('help')) return usage(io);
-      throw new UsageError(command ? `unknown command: ${[command, sub].filter(Boolean).join(' ')}` : 'no command given');
-    }
-    if (args.flags.has('help')) return usage(io);
-    const unknown = [...args.flags.keys()].find((f) => !ALLOWED[key].includes(f));
-    if (unknown) throw new UsageError(`${key} does not take --${unknown}`);
-    if (command === 'serve') {
-      if (args.pos.length > 1) throw new UsageError('serve takes no arguments');
-      await main(str(args, 'config') ? ['--config', str(args, 'config')!] : []);
+    if (args.flags.has('help')) {
+      io.stdout.write(fmt.USAGE);
       return 0;
     }
-    if (command === 'check-config') return checkConfig(args, io);
+    const { key, operands } = commandOf(args);
     const config = str(args, 'config');
-    if (config && (args.flags.has('url') || args.flags.has('key'))) throw new UsageError('give either --config or --url/--key, not both');
+    if (key === 'serve') {
+      await main(config ? ['--config', config] : []);
+      return 0;
+    }
+    if (key === 'check-config') return checkConfig(operands[0], io);
     client = config
       ? await directClient(config, io.env)
       : httpClient(str(args, 'url') ?? io.env.PBX_GATEWAY_URL ?? 'http://127.0.0.1:8080', str(args, 'key') ?? io.env.PBX_GATEWAY_KEY);
-    if (command === 'tenants') {
-      if (args.pos.length > 1) throw new UsageError('tenants takes no arguments');
-      const items = await client.tenants();
-      const rows = items.map((t) => ({ name: t.name, backend: t.backend, ...fmt.capabilitySummary(t.capabilities) }));
-      io.stdout.write(args.flags.has('json') ? fmt.json({ items }) : fmt.table(rows, ['name', 'backend', 'extensions', 'features'], { bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR }));
-      return 0;
-    }
-    return await extensions(sub, args, client, io);
+    if (key !== 'tenants') return await extensions(key.slice('extensions '.length), operands, args, client, io);
+    const items = await client.tenants();
+    const rows = items.map((t) => ({ name: t.name, backend: t.backend, ...fmt.capabilitySummary(t.capabilities) }));
+    io.stdout.write(args.flags.has('json') ? fmt.json({ items }) : fmt.table(rows, ['name', 'backend', 'extensions', 'features'], { bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR }));
+    return 0;
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`error: ${err.message}\n\n${USAGE}`);
+      io.stderr.write(`error: ${err.message}\n\n${fmt.USAGE}`);
       return 2;
     }
     if (err instanceof ConfigError) {

@@ -16,9 +16,10 @@ import { RedisStore } from './state/redis';
 import { MemoryStore, type StateStore } from './state/store';
 import { buildTenants } from './tenants';
 
+/** The folder that holds config/ (the source tree, or the installed package above dist/). */
 export function projectRoot(from = __dirname): string {
   let dir = from;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+  while (!fs.existsSync(path.join(dir, 'config', 'demo.yaml'))) {
     const up = path.dirname(dir);
     if (up === dir) return from;
     dir = up;

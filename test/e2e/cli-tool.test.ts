@@ -27,6 +27,7 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 const rowsOf = (table: string) => table.trimEnd().split('\n').slice(1);
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('usage', () => {
   it('prints usage for --help (exit 0) and for an unknown command or option (exit 2)', async () => {
@@ -37,6 +38,10 @@ describe('usage', () => {
     expect(unknown.stderr).toContain('Usage: pbx-gateway');
     expect((await cli(['tenants', '--bogus'])).code).toBe(2);
     expect((await cli(['extensions', 'list', 'x', '--page-size', '0'])).stderr).toContain('--page-size must be');
+    // Checked before anything starts: no simulator, no request.
+    expect((await cli(['extensions', 'get', 'demo-voipbin', '--config', demo])).stderr).toContain('extensions get takes 2 argument(s), not 1');
+    expect((await cli(['extensions', 'create', 'demo-voipbin', '--config', demo])).stderr).toContain('extensions create needs --name');
+    expect((await cli(['tenants', '--config', demo, '--url', 'http://x'])).code).toBe(2);
   });
 });
 

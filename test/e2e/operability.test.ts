@@ -69,9 +69,8 @@ describe('OpenAPI document', () => {
       expect({ url, status: res.status, documented: !!response }).toEqual({ url, status: res.status, documented: true });
       const content = response.content;
       if (content) {
-        const [type, { schema }] = Object.entries(content)[0];
+        const [type] = Object.keys(content);
         expect(res.headers['content-type']).toContain(type);
-        void schema;
         const at = `#/paths/${template.replace(/~/g, '~0').replace(/\//g, '~1')}/${method}/responses/${res.status}/content/${type.replace(/\//g, '~1')}/schema`;
         const validate = ajv.compile({ $ref: `https://doc.local/openapi.json${at}` });
         expect({ url, valid: validate(res.body), errors: validate.errors }).toMatchObject({ url, valid: true });
