@@ -4,4 +4,6 @@ module.exports = {
   transform: { '^.+\\.ts$': 'ts-jest' },
   testMatch: ['<rootDir>/{src,adapters,schemas,test}/**/*.test.ts'],
   testTimeout: 20000,
+  // dist/ is build output (with a copy of package.json): not a second module tree.
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };

@@ -145,8 +145,6 @@ function httpClient(baseUrl: string, key: string | undefined): Client {
   };
 }
 
-/** The routes' id guard (src/http/routes/extensions.ts): an id that cannot exist never reaches a backend. */
-const SAFE_ID = /^(?!\.{1,2}$)[A-Za-z0-9._:@+-]{1,128}$/;
 
 async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Client> {
   const config = loadConfigFile(file, { registry, env });
@@ -166,10 +164,6 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
     if (!t) throw new NotFoundError(`No tenant named '${name}'.`);
     return t;
   };
-  const safeId = (id: string) => {
-    if (!SAFE_ID.test(id)) throw new NotFoundError('No extension has this id.');
-    return id;
-  };
   return {
     tenants: async () => [...tenants.values()].map((t) => ({ name: t.name, backend: t.backend, capabilities: t.adapter.capabilities })),
     list: (name, size, token) =>
@@ -183,16 +177,11 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
       run(async () => {
         const t = tenant(name);
         ops.requireOp(t, 'get');
-        return ops.shape(await t.adapter.getExtension(safeId(id)), { includePassword: password });
+        return ops.shape(await t.adapter.getExtension(ops.safeId(id)), { includePassword: password });
       }),
     create: (name, body) => run(async () => ops.shape(await ops.createExtension(tenant(name), check<ExtensionCreate>(validators.extensionCreate, body)), { includePassword: true })),
-    remove: (name, id) => run(() => ops.deleteExtension(tenant(name), safeId(id))),
-    removeMany: (name, ids) =>
-      run(async () => {
-        const t = tenant(name);
-        const results = new Map((await ops.deleteExtensions(t, [...new Set(ids.filter((id) => SAFE_ID.test(id)))])).map((r) => [r.id, r]));
-        return ids.map((id) => results.get(id) ?? { id, status: 'not_found' as const });
-      }),
+    remove: (name, id) => run(() => ops.deleteExtension(tenant(name), ops.safeId(id))),
+    removeMany: (name, ids) => run(() => ops.deleteExtensions(tenant(name), ids)),
     ephemeral: (name) => Boolean(config.tenants[name]?.simulator),
     async close() {
       await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));

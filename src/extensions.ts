@@ -105,25 +105,38 @@ export async function deleteExtension(tenant: Tenant, id: string): Promise<void>
   await tenant.adapter.deleteExtension(id);
 }
 
-/** One result per id, in the order given, whatever happens to each; duplicates in `ids` are answered once each. */
+/** Ids are checked before any backend call: nothing outside the extension path it names can reach a backend. */
+const SAFE_ID = /^(?!\.{1,2}$)[A-Za-z0-9._:@+-]{1,128}$/;
+
+export function safeId(id: string): string {
+  if (!SAFE_ID.test(id)) throw new NotFoundError('No extension has this id.');
+  return id;
+}
+
+/**
+ * One result per id, in the order given, whatever happens to each: an id that cannot exist is `not_found`
+ * without a backend call, and an id given twice is sent once and answered the same both times.
+ */
 export async function deleteExtensions(tenant: Tenant, ids: string[], concurrency = 4): Promise<BatchDeleteItem[]> {
   requireOp(tenant, 'batch_delete');
+  const unique = [...new Set(ids.filter((id) => SAFE_ID.test(id)))];
+  const results = new Map((await deleteMany(tenant, unique, concurrency)).map((r) => [r.id, r]));
+  return ids.map((id) => results.get(id) ?? { id, status: 'not_found' as const });
+}
+
+/** The backend's own batch delete, or one delete per id with bounded concurrency. */
+async function deleteMany(tenant: Tenant, ids: string[], concurrency: number): Promise<BatchDeleteItem[]> {
+  if (ids.length === 0) return [];
   if (tenant.adapter.deleteExtensions) return tenant.adapter.deleteExtensions(ids);
   const results: BatchDeleteItem[] = new Array(ids.length);
-  const done = new Map<string, Promise<BatchDeleteItem>>();
-  const deleteOne = (id: string) =>
-    tenant.adapter.deleteExtension(id).then(
-      (): BatchDeleteItem => ({ id, status: 'deleted' }),
-      (err): BatchDeleteItem => batchFailure(id, err),
-    );
   let next = 0;
   const worker = async () => {
     while (next < ids.length) {
       const i = next++;
-      const id = ids[i];
-      // The same id twice: the second is answered from the first's outcome, not sent again.
-      if (!done.has(id)) done.set(id, deleteOne(id));
-      results[i] = await done.get(id)!;
+      results[i] = await tenant.adapter.deleteExtension(ids[i]).then(
+        (): BatchDeleteItem => ({ id: ids[i], status: 'deleted' }),
+        (err): BatchDeleteItem => batchFailure(ids[i], err),
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
