@@ -224,13 +224,13 @@ export class BackendHttp {
       const ms = Math.round(elapsed);
       this.metrics.call(res.status >= 500 ? 'server_error' : res.status >= 400 ? 'client_error' : 'success', elapsed / 1000);
       if (res.status < 500 && res.status !== 401 && res.status !== 403) this.lastAnsweredAt = Date.now();
-      this.opts.logger.debug({ backend: this.backend, method: req.method, url: logUrl, status: res.status, ms }, 'backend call');
+      this.opts.logger.debug({ req_id: ctx?.requestId, backend: this.backend, method: req.method, url: logUrl, status: res.status, ms }, 'backend call');
       return { status: res.status, headers: flattenHeaders(res.headers), text: typeof res.data === 'string' ? res.data : '' };
     } catch (err) {
       const elapsed = performance.now() - started;
       const ms = Math.round(elapsed);
       const code = isAxiosError(err) ? err.code : undefined;
-      this.opts.logger.warn({ backend: this.backend, method: req.method, url: logUrl, code, ms }, 'backend call failed');
+      this.opts.logger.warn({ req_id: ctx?.requestId, backend: this.backend, method: req.method, url: logUrl, code, ms }, 'backend call failed');
       const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED';
       this.metrics.call(timedOut ? 'timeout' : 'network_error', elapsed / 1000);
       if (timedOut) {

@@ -154,7 +154,7 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
   try {
     tenants = buildTenants(config, registry, logger, { resolved });
   } catch (err) {
-    await Promise.all(running.map((s) => s.close()));
+    await Promise.all([...running.values()].map((s) => s.sim.close()));
     throw err;
   }
   // Each operation gets the request budget a route would have, and a request id for the backend's logs.
@@ -185,7 +185,7 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
     ephemeral: (name) => Boolean(config.tenants[name]?.simulator),
     async close() {
       await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
-      await Promise.all(running.map((s) => s.close()));
+      await Promise.all([...running.values()].map((s) => s.sim.close()));
     },
   };
 }

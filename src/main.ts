@@ -4,7 +4,7 @@
  * neither it serves the embedded demo (config/demo.yaml), whose tenants run on in-process simulators.
  */
 import fs from 'node:fs';
-import type { Server } from 'node:http';
+import http, { type RequestListener, type Server } from 'node:http';
 import path from 'node:path';
 import { registry } from '../adapters';
 import { ConfigError, configSecrets, loadConfigFile, secretValues, type Config, type Registry } from './config';
@@ -15,6 +15,7 @@ import { Metrics } from './metrics';
 import { RedisStore } from './state/redis';
 import { MemoryStore, type StateStore } from './state/store';
 import { buildTenants } from './tenants';
+import type { Tenant } from './extensions';
 
 /** The folder that holds config/ (the source tree, or the installed package above dist/). */
 export function projectRoot(from = __dirname): string {
@@ -35,17 +36,28 @@ export function configPathFrom(argv: string[], env: NodeJS.ProcessEnv): { path: 
   return { path: path.join(projectRoot(), 'config', 'demo.yaml'), demo: true };
 }
 
-/** Start the simulators of tenants that ask for one (the demo), and say where each tenant should point. */
-export async function startSimulators(config: Config, reg: Registry) {
-  const running: SimulatedBackend[] = [];
+/** Start the simulators of tenants that ask for one (the demo), and say where each tenant should point. Running
+ * simulators from a previous generation are reused for a tenant of the same name and backend. */
+export async function startSimulators(config: Config, reg: Registry, reuse: Map<string, { backend: string; sim: SimulatedBackend }> = new Map()) {
+  const running = new Map<string, { backend: string; sim: SimulatedBackend }>();
   const resolved: Record<string, { base_url: string; auth: Record<string, unknown> }> = {};
   for (const [name, tenant] of Object.entries(config.tenants)) {
     if (!tenant.simulator) continue;
-    const sim = await reg[tenant.backend].startSimulator!();
-    running.push(sim);
+    const previous = reuse.get(name);
+    const sim = previous && previous.backend === tenant.backend ? previous.sim : await reg[tenant.backend].startSimulator!();
+    running.set(name, { backend: tenant.backend, sim });
     resolved[name] = { base_url: sim.baseUrl, auth: sim.auth };
   }
   return { running, resolved };
+}
+
+export interface RunningGateway {
+  server: Server;
+  url: string;
+  /** Serve a new configuration: requests in flight finish on the old one, new requests get the new one. */
+  reload(config: Config): Promise<void>;
+  /** Stop accepting, let in-flight requests finish for up to `graceMs`, then cut what is left and clean up. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Redis when the config names one (several instances act as one), else memory (one process). */
@@ -53,35 +65,51 @@ export function createStore(config: Config): StateStore {
   return config.state.redis_url ? new RedisStore(config.state.redis_url) : new MemoryStore();
 }
 
-export interface RunningGateway {
-  server: Server;
-  url: string;
-  /** Stop accepting, let in-flight requests finish for up to `graceMs`, then cut what is left and clean up. */
-  close(graceMs?: number): Promise<void>;
+interface Generation {
+  config: Config;
+  tenants: Map<string, Tenant>;
+  app: RequestListener;
+  simulators: Map<string, { backend: string; sim: SimulatedBackend }>;
 }
 
 export async function startGateway(config: Config, reg: Registry = registry, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
   const logger = createLogger({ level: config.logging.level });
-  configSecrets(config).forEach(registerSecret);
-  const { running, resolved } = await startSimulators(config, reg);
-  Object.values(resolved).forEach((r) => secretValues(r.auth).forEach(registerSecret));
   const store = createStore(config);
   const metrics = new Metrics();
-  const tenants = buildTenants(config, reg, logger, { resolved, store, metrics });
-  const app = createApp({
-    tenants,
-    apiKeys: config.api_keys,
-    logger,
-    store,
-    metrics,
-    requestBudgetMs: config.server.request_budget_ms,
-    bodyLimit: config.server.body_limit,
-    rateLimit: config.server.rate_limit,
-  });
+
+  /** Everything that follows from one config: simulators, tenants with their backend clients, the app. */
+  async function generation(cfg: Config, previous?: Generation): Promise<Generation> {
+    configSecrets(cfg).forEach(registerSecret);
+    const { running, resolved } = await startSimulators(cfg, reg, previous?.simulators);
+    Object.values(resolved).forEach((r) => secretValues(r.auth).forEach(registerSecret));
+    const tenants = buildTenants(cfg, reg, logger, { resolved, store, metrics });
+    const app = createApp({
+      tenants,
+      apiKeys: cfg.api_keys,
+      logger,
+      store,
+      metrics,
+      requestBudgetMs: cfg.server.request_budget_ms,
+      bodyLimit: cfg.server.body_limit,
+      rateLimit: cfg.server.rate_limit,
+    });
+    return { config: cfg, tenants, app, simulators: running };
+  }
+
+  async function retire(old: Generation, next: Generation | undefined, graceMs: number) {
+    // After the grace period no request of the old generation is still running: release what it alone held.
+    await new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.all([...old.tenants.values()].map((t) => t.adapter.close?.()));
+    const kept = new Set([...(next?.simulators.values() ?? [])].map((s) => s.sim));
+    await Promise.all([...old.simulators.values()].filter((s) => !kept.has(s.sim)).map((s) => s.sim.close()));
+  }
+
+  let current = await generation(config);
+  const server = http.createServer((req, res) => current.app(req, res));
   const port = env.PORT !== undefined ? Number(env.PORT) : config.server.port;
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, config.server.host, () => resolve(s));
-    s.once('error', reject);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, config.server.host, () => resolve());
   });
   // While closing, a connection whose last request just finished is closed at once rather than kept alive.
   let closing = false;
@@ -93,19 +121,28 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${actualPort}`;
-  logger.info({ url, tenants: [...tenants.keys()] }, 'pbx-gateway listening');
+  logger.info({ url, tenants: [...current.tenants.keys()] }, 'pbx-gateway listening');
   return {
     server,
     url,
-    async close(graceMs = config.server.shutdown_grace_ms) {
+    async reload(next) {
+      if (next.server.host !== current.config.server.host || next.server.port !== current.config.server.port || next.state.redis_url !== current.config.state.redis_url) {
+        logger.warn('server host, port and state take effect at the next restart');
+      }
+      logger.level = next.logging.level;
+      const old = current;
+      current = await generation(next, old);
+      logger.info({ tenants: [...current.tenants.keys()] }, 'configuration reloaded');
+      void retire(old, current, old.config.server.shutdown_grace_ms);
+    },
+    async close(graceMs = current.config.server.shutdown_grace_ms) {
       closing = true;
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(cut);
-      await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
-      await Promise.all(running.map((s) => s.close()));
+      await retire(current, undefined, 0);
       await store.close();
       logger.flush();
     },
@@ -157,6 +194,20 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP: read the config file again; a faulty one is refused with its faults and the old one keeps serving.
+  process.on('SIGHUP', () => {
+    let next: Config;
+    try {
+      next = loadConfigFile(file, { registry });
+    } catch (err) {
+      process.stderr.write(`SIGHUP: configuration refused, still serving the previous one.\n${err instanceof Error ? err.message : String(err)}\n`);
+      return;
+    }
+    gateway.reload(next).then(
+      () => process.stderr.write('SIGHUP: configuration reloaded\n'),
+      (err: unknown) => process.stderr.write(`SIGHUP: reload failed, still serving the previous configuration: ${err instanceof Error ? err.message : String(err)}\n`),
+    );
+  });
 }
 
 if (require.main === module) {

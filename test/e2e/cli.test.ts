@@ -93,3 +93,43 @@ it('on SIGTERM stops accepting, finishes the request in flight, and exits 0', as
     await backend.close();
   }
 }, 30_000);
+
+it('reloads its config on SIGHUP without dropping a request, and refuses a faulty one while still serving', async () => {
+  const { serveSimulator } = await import('../../src/simulator-kit');
+  const { VoipbinSimulator, DEMO_ACCESSKEY } = await import('../../adapters/voipbin/simulator');
+  const sim = new VoipbinSimulator();
+  const [{ id }] = sim.seed([{ extension: '100', name: 'Reloaded' }]);
+  const backend = await serveSimulator(sim.handle);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-'));
+  const file = path.join(dir, 'gw.yaml');
+  const tenant = (name: string) => `  ${name}: { backend: voipbin, base_url: "${backend.url}/v1.0", auth: { accesskey: ${DEMO_ACCESSKEY} } }\n`;
+  const head = `server: { port: 0 }\napi_keys: [{ id: a, key: reload-test-key-000001, tenants: ["*"] }]\ntenants:\n`;
+  fs.writeFileSync(file, head + tenant('one'));
+  const child = start(['--config', file]);
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const names = async (url: string) =>
+    ((await (await fetch(`${url}/v1/tenants`, { headers: { authorization: 'Bearer reload-test-key-000001' } })).json()) as { items: { name: string }[] }).items.map((t) => t.name);
+  try {
+    const [, url] = await waitFor(child, /"url":"(http:\/\/[^"]+)"/);
+    expect(await names(url)).toEqual(['one']);
+    backend.injectFault({ kind: 'slow', ms: 600 });
+    const inFlight = fetch(`${url}/v1/tenants/one/extensions/${id}`, { headers: { authorization: 'Bearer reload-test-key-000001' } });
+    await new Promise((r) => setTimeout(r, 150));
+    fs.writeFileSync(file, head + tenant('one') + tenant('two'));
+    child.kill('SIGHUP');
+    for (let i = 0; i < 50 && !err.includes('reloaded'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await names(url)).toEqual(['one', 'two']);
+    expect((await inFlight).status).toBe(200);
+
+    fs.writeFileSync(file, head.replace('reload-test-key-000001', 'short') + tenant('three'));
+    child.kill('SIGHUP');
+    for (let i = 0; i < 50 && !err.includes('refused'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(err).toContain('configuration refused, still serving the previous one');
+    expect(err).toContain('/api_keys/0/key');
+    expect(await names(url)).toEqual(['one', 'two']);
+  } finally {
+    child.kill('SIGKILL');
+    await backend.close();
+  }
+}, 30_000);
