@@ -4,6 +4,7 @@ module.exports = {
   transform: { '^.+\\.ts$': 'ts-jest' },
   testMatch: ['<rootDir>/{src,adapters,schemas,test}/**/*.test.ts'],
   testTimeout: 20000,
+  globalSetup: '<rootDir>/test/global-setup.js',
   // dist/ is build output (with a copy of package.json): not a second module tree.
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };

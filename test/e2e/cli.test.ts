@@ -10,9 +10,6 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '../..');
 const main = path.join(root, 'dist/src/main.js');
 
-beforeAll(() => {
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root });
-}, 120_000);
 
 function start(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [main, ...args], { cwd: root, env: { PATH: process.env.PATH, ...env } });
