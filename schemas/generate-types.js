@@ -11,6 +11,7 @@ const FILES = [
   'extension-patch.schema.json',
   'problem.schema.json',
   'tenant.schema.json',
+  'migration-create.schema.json',
   'ring-group.schema.json',
   'ring-group-create.schema.json',
   'ring-group-patch.schema.json',

@@ -143,6 +143,50 @@ export interface ExtensionCapabilities {
   auto_number: boolean;
 }
 
+// migration-create.schema.json
+/**
+ * Body of POST /v1/migrations: copy extensions from one tenant to another, whatever their backends.
+ */
+export interface MigrationCreate {
+  /**
+   * Source tenant.
+   */
+  from: string;
+  /**
+   * Target tenant.
+   */
+  to: string;
+  /**
+   * Plan only (the default).
+   */
+  dry_run?: boolean;
+  select?: MigrationSelect;
+  on_conflict?: 'skip' | 'update' | 'fail';
+  /**
+   * keep copies SIP passwords (needs the secrets scope); generate makes new ones.
+   */
+  passwords?: 'keep' | 'generate';
+  /**
+   * Fields the target cannot store whose loss the caller accepts.
+   */
+  accept_loss?: ('name' | 'description' | 'password')[];
+}
+/**
+ * Which source extensions; all when left out. At most one of the three.
+ */
+export interface MigrationSelect {
+  /**
+   * @minItems 1
+   * @maxItems 10000
+   */
+  extensions?: [string, ...string[]];
+  range?: {
+    from: string;
+    to: string;
+  };
+  q?: string;
+}
+
 // ring-group.schema.json
 /**
  * This interface was referenced by `RingGroup`'s JSON-Schema
@@ -352,6 +396,43 @@ export interface DevicesQuery {
  */
 export interface ViewQuery {
   view?: 'full';
+}
+/**
+ * This interface was referenced by `Queries`'s JSON-Schema
+ * via the `definition` "exportExtensions".
+ */
+export interface ExportQuery {
+  format?: 'csv' | 'ndjson';
+  include?: 'password';
+}
+/**
+ * This interface was referenced by `Queries`'s JSON-Schema
+ * via the `definition` "importExtensions".
+ */
+export interface ImportQuery {
+  /**
+   * Plan only (the default); false applies the plan.
+   */
+  dry_run?: boolean;
+  on_conflict?: 'skip' | 'update' | 'fail';
+  /**
+   * Comma-separated fields the target cannot store whose loss the caller accepts.
+   */
+  accept_loss?: string;
+}
+/**
+ * This interface was referenced by `Queries`'s JSON-Schema
+ * via the `definition` "directory".
+ */
+export interface DirectoryQuery {
+  /**
+   * Matches extension number, name or username (case-insensitive).
+   */
+  q?: string;
+  tenant?: string;
+  backend?: string;
+  page_size?: number;
+  page_token?: string;
 }
 
 // config.schema.json

@@ -32,6 +32,12 @@ export interface NewExtension {
   password: string;
 }
 
+/** For writes in a batch: `deferApply` asks a backend with an apply-changes step (Issabel's reload) to hold it
+ * back; the batch ends with one `applyChanges()`. Backends without such a step ignore it. */
+export interface WriteOptions {
+  deferApply?: boolean;
+}
+
 export interface PbxAdapter {
   readonly backend: string;
   readonly capabilities: Capabilities;
@@ -39,9 +45,11 @@ export interface PbxAdapter {
   /** Throws NotFoundError when the id does not name a live extension of this tenant. */
   getExtension(id: string): Promise<Extension>;
   /** Throws ConflictError when the number is taken: the adapter checks before writing. */
-  createExtension(input: NewExtension): Promise<Extension>;
+  createExtension(input: NewExtension, opts?: WriteOptions): Promise<Extension>;
   /** Fields left out of the patch keep their values. */
-  updateExtension(id: string, patch: ExtensionPatch): Promise<Extension>;
+  updateExtension(id: string, patch: ExtensionPatch, opts?: WriteOptions): Promise<Extension>;
+  /** Apply the changes held back by deferred writes (one PBX reload for a whole batch). */
+  applyChanges?(): Promise<void>;
   deleteExtension(id: string): Promise<void>;
   /** Backends with a native batch delete implement this; others get the gateway's one-by-one fallback. */
   deleteExtensions?(ids: string[]): Promise<BatchDeleteItem[]>;

@@ -4,7 +4,7 @@
  * without a native one. Routes parse and validate; this file decides; adapters talk to backends.
  */
 import { randomInt } from 'node:crypto';
-import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter, RingGroupCreate, RingGroupPatch } from './contract';
+import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter, RingGroupCreate, RingGroupPatch, WriteOptions } from './contract';
 import { asGatewayError, BackendTimeoutError, BackendUnavailableError, NotFoundError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
 import { allExtensions } from './paging';
 import { currentContext, runWithContext } from './request-context';
@@ -62,14 +62,14 @@ export function shape(ext: Extension, opts: OutputOptions): Extension {
   return out;
 }
 
-export async function createExtension(tenant: Tenant, body: ExtensionCreate): Promise<Extension> {
+export async function createExtension(tenant: Tenant, body: ExtensionCreate, opts?: WriteOptions): Promise<Extension> {
   requireOp(tenant, 'create');
   if (body.extension === undefined) requireOp(tenant, 'auto_number');
   // A generated password is the gateway's own choice, so only what the caller sent must be storable.
   requireWritable(tenant, body);
   const password = body.password ?? generateSipPassword();
   try {
-    const created = await tenant.adapter.createExtension({ ...body, password });
+    const created = await tenant.adapter.createExtension({ ...body, password }, opts);
     return { ...created, password: created.password ?? password };
   } catch (err) {
     // The create may have been carried out although its answer was lost (timeout, reset after sending).
@@ -94,10 +94,10 @@ async function reconcile(tenant: Tenant, number: string): Promise<Extension | un
   });
 }
 
-export async function updateExtension(tenant: Tenant, id: string, patch: ExtensionPatch): Promise<Extension> {
+export async function updateExtension(tenant: Tenant, id: string, patch: ExtensionPatch, opts?: WriteOptions): Promise<Extension> {
   requireOp(tenant, 'update');
   requireWritable(tenant, patch);
-  return tenant.adapter.updateExtension(id, patch);
+  return tenant.adapter.updateExtension(id, patch, opts);
 }
 
 export async function deleteExtension(tenant: Tenant, id: string): Promise<void> {

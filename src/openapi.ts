@@ -9,6 +9,7 @@ import device from '../schemas/device.schema.json';
 import extensionCreate from '../schemas/extension-create.schema.json';
 import extensionPatch from '../schemas/extension-patch.schema.json';
 import extension from '../schemas/extension.schema.json';
+import migrationCreate from '../schemas/migration-create.schema.json';
 import problem from '../schemas/problem.schema.json';
 import queries from '../schemas/queries.schema.json';
 import queue from '../schemas/queue.schema.json';
@@ -19,7 +20,7 @@ import tenant from '../schemas/tenant.schema.json';
 import voicemailMessage from '../schemas/voicemail-message.schema.json';
 
 type Json = Record<string, unknown>;
-const SCHEMAS = [extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch] as Json[];
+const SCHEMAS = [migrationCreate, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch] as Json[];
 
 /** file name -> component name (its title) */
 const COMPONENT_OF: Record<string, string> = Object.fromEntries(
@@ -50,6 +51,11 @@ const collection = (item: Json, paged = false) => ({
   required: paged ? ['items', 'next_page_token'] : ['items'],
   properties: { items: { type: 'array', items: item }, ...(paged ? { next_page_token: { type: ['string', 'null'] } } : {}) },
 });
+
+const PLAN_ITEM = { type: 'object', required: ['row', 'extension', 'action'], properties: { row: { type: 'integer' }, extension: { type: ['string', 'null'] }, action: { enum: ['create', 'update', 'skip', 'conflict', 'invalid'] }, reason: { type: 'string' }, changes: { type: 'object' }, lossy: { type: 'array', items: { type: 'string' } }, target_id: { type: 'string' } } };
+const ITEM_RESULT = { type: 'object', required: ['row', 'extension', 'action', 'status'], properties: { row: { type: 'integer' }, extension: { type: ['string', 'null'] }, action: { type: 'string' }, status: { enum: ['done', 'failed', 'skipped'] }, id: { type: 'string' }, error: ref('Problem') } };
+const PLAN_OR_RESULTS = { type: 'object', required: ['dry_run', 'summary', 'items'], properties: { dry_run: { type: 'boolean' }, summary: { type: 'object' }, outcome: { type: 'object' }, items: { type: 'array', items: { anyOf: [PLAN_ITEM, ITEM_RESULT] } } } };
+const MIGRATION = { type: 'object', required: ['id', 'from', 'to', 'status', 'progress', 'items', 'results'], properties: { id: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, status: { enum: ['running', 'done', 'failed', 'interrupted'] }, progress: { type: 'object' }, summary: { type: 'object' }, items: { type: 'array', items: PLAN_ITEM }, results: { type: 'array', items: ITEM_RESULT } } };
 
 interface Operation {
   method: 'get' | 'post' | 'patch' | 'delete';
@@ -87,6 +93,12 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/tenants/{tenant}/extensions/{id}/queues', tag: 'extension details', summary: 'Queues the extension is a member of', query: 'none', ok: { status: 200, description: 'Queues', schema: collection(ref('QueueMembership')) }, problems: [501] },
   { method: 'get', path: '/v1/tenants/{tenant}/extensions/{id}/call-summary', tag: 'extension details', summary: 'Call counts by direction', query: 'none', ok: { status: 200, description: 'Counts', schema: ref('CallSummary') }, problems: [501] },
   { method: 'get', path: '/v1/tenants/{tenant}/extensions/{id}/voicemail', tag: 'extension details', summary: 'Voicemail messages', query: 'none', ok: { status: 200, description: 'Messages', schema: collection(ref('VoicemailMessage')) }, problems: [501] },
+  { method: 'get', path: '/v1/extensions', tag: 'across tenants', summary: 'Search every tenant this key may see; failing tenants are listed under unavailable', query: 'directory', ok: { status: 200, description: 'A page of matches', schema: { ...collection(ref('Extension'), true), required: ['items', 'next_page_token', 'unavailable'], properties: { ...collection(ref('Extension'), true).properties, unavailable: { type: 'array', items: { type: 'object', required: ['tenant', 'backend', 'problem'], properties: { tenant: { type: 'string' }, backend: { type: 'string' }, problem: ref('Problem') } } } } } } },
+  { method: 'get', path: '/v1/tenants/{tenant}/extensions/export', tag: 'across tenants', summary: 'Stream every extension as CSV or NDJSON', query: 'exportExtensions', ok: { status: 200, description: 'text/csv or application/x-ndjson, streamed' }, problems: [501] },
+  { method: 'post', path: '/v1/tenants/{tenant}/extensions/import', tag: 'across tenants', summary: 'Plan (dry_run, the default) or apply a CSV or NDJSON import, with a result per row', query: 'importExtensions', ok: { status: 200, description: 'Plan or per-row results', schema: PLAN_OR_RESULTS }, problems: [422, 501] },
+  { method: 'post', path: '/v1/migrations', tag: 'across tenants', summary: 'Plan (dry_run, the default) or start a migration between two tenants', query: 'none', body: 'MigrationCreate', ok: { status: 200, description: 'The plan (dry run); a real run answers 202 with the migration', schema: PLAN_OR_RESULTS }, problems: [422, 501] },
+  { method: 'get', path: '/v1/migrations/{id}', tag: 'across tenants', summary: 'Progress and per-item results of a migration', query: 'none', ok: { status: 200, description: 'The migration', schema: MIGRATION } },
+  { method: 'post', path: '/v1/migrations/{id}/resume', tag: 'across tenants', summary: 'Resume an interrupted migration, skipping what is done', query: 'none', ok: { status: 202, description: 'The migration, running again', schema: MIGRATION }, problems: [409] },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Ring groups', query: 'view', ok: { status: 200, description: 'Ring groups', schema: collection(ref('RingGroup')) }, problems: [501] },
   { method: 'post', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Create a ring group', query: 'none', body: 'RingGroupCreate', ok: { status: 201, description: 'Created', schema: ref('RingGroup') }, problems: [409, 422, 501] },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups/{id}', tag: 'ring groups', summary: 'One ring group', query: 'view', ok: { status: 200, description: 'The ring group', schema: ref('RingGroup') }, problems: [501] },

@@ -14,6 +14,7 @@ import problemSchema from '../schemas/problem.schema.json';
 import queriesSchema from '../schemas/queries.schema.json';
 import tenantSchema from '../schemas/tenant.schema.json';
 import deviceSchema from '../schemas/device.schema.json';
+import migrationCreateSchema from '../schemas/migration-create.schema.json';
 import ringGroupSchema from '../schemas/ring-group.schema.json';
 import ringGroupCreateSchema from '../schemas/ring-group-create.schema.json';
 import ringGroupPatchSchema from '../schemas/ring-group-patch.schema.json';
@@ -34,7 +35,7 @@ export const ajv = makeAjv(false);
 /** For query strings only. */
 const queryAjv = makeAjv(true);
 
-for (const s of [ringGroupSchema, ringGroupCreateSchema, ringGroupPatchSchema, deviceSchema, queueSchema, callSummarySchema, voicemailMessageSchema, extensionSchema, extensionCreateSchema, extensionPatchSchema, problemSchema, tenantSchema, batchDeleteResultSchema, configSchema]) {
+for (const s of [migrationCreateSchema, ringGroupSchema, ringGroupCreateSchema, ringGroupPatchSchema, deviceSchema, queueSchema, callSummarySchema, voicemailMessageSchema, extensionSchema, extensionCreateSchema, extensionPatchSchema, problemSchema, tenantSchema, batchDeleteResultSchema, configSchema]) {
   ajv.addSchema(s);
 }
 queryAjv.addSchema(queriesSchema);
@@ -50,6 +51,7 @@ export const validators = {
   tenant: byId(tenantSchema),
   batchDeleteResult: byId(batchDeleteResultSchema),
   device: byId(deviceSchema),
+  migrationCreate: byId(migrationCreateSchema),
   ringGroup: byId(ringGroupSchema),
   ringGroupCreate: byId(ringGroupCreateSchema),
   ringGroupPatch: byId(ringGroupPatchSchema),
@@ -62,6 +64,9 @@ export const validators = {
     getExtension: query('getExtension'),
     devices: query('devices'),
     view: query('view'),
+    exportExtensions: query('exportExtensions'),
+    importExtensions: query('importExtensions'),
+    directory: query('directory'),
     batchDelete: query('batchDelete'),
     none: query('none'),
   },

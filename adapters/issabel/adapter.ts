@@ -3,7 +3,7 @@
  * a missing number answers 200 with no results, PUT creates as readily as it updates, POST picks the number,
  * and a comma DELETE stops half-way at the first missing number.
  */
-import { defineAdapter, type AdapterContext, type BatchDeleteItem, type Capabilities, type Extension, type ExtensionPatch, type ListPage, type NewExtension, type PbxAdapter, type RingGroup, type RingGroupCreate, type RingGroupPatch } from '../../src/contract';
+import { defineAdapter, type AdapterContext, type BatchDeleteItem, type Capabilities, type Extension, type ExtensionPatch, type ListPage, type NewExtension, type PbxAdapter, type RingGroup, type RingGroupCreate, type RingGroupPatch, type WriteOptions } from '../../src/contract';
 import { BackendUnavailableError, ConflictError, NotFoundError, UnprocessableError } from '../../src/errors';
 import { batchFailure } from '../../src/extensions';
 import { IssabelClient, type IssabelAuth } from './client';
@@ -62,8 +62,11 @@ class IssabelAdapter implements PbxAdapter {
     return this.canonical(await this.getRaw(id));
   }
 
-  async createExtension(input: NewExtension): Promise<Extension> {
-    const body = toIssabelBody(input);
+  /** The last write whose reload was held back: `applyChanges` reloads through it. */
+  private deferred: string | undefined;
+
+  async createExtension(input: NewExtension, opts: WriteOptions = {}): Promise<Extension> {
+    const body = toIssabelBody(input, !opts.deferApply);
     let number: string;
     if (input.extension !== undefined) {
       number = input.extension;
@@ -80,16 +83,26 @@ class IssabelAdapter implements PbxAdapter {
       if (!picked) throw new BackendUnavailableError(this.backend, 'Issabel created an extension but did not say its number.');
       number = picked;
     }
+    this.deferred = opts.deferApply ? number : undefined;
     return this.canonical(await this.getRaw(number));
   }
 
-  async updateExtension(id: string, patch: ExtensionPatch): Promise<Extension> {
+  async updateExtension(id: string, patch: ExtensionPatch, opts: WriteOptions = {}): Promise<Extension> {
     // PUT on a missing number would create it: check it exists first.
     const current = await this.getRaw(id);
     if (Object.keys(patch).length === 0) return this.canonical(current);
-    await this.client.call('PUT', `extensions/${id}`, { data: toIssabelBody(patch), idempotent: true, sources: EXTENSION_SOURCES });
+    await this.client.call('PUT', `extensions/${id}`, { data: toIssabelBody(patch, !opts.deferApply), idempotent: true, sources: EXTENSION_SOURCES });
+    this.deferred = opts.deferApply ? id : undefined;
     // PUT answers 200 with no body: the new state is the old one with the patch applied.
     return this.canonical({ ...current, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.password !== undefined ? { secret: patch.password } : {}) });
+  }
+
+  /** pbxapi has no reload call of its own: an empty PUT of the last deferred extension runs apply-changes. */
+  async applyChanges(): Promise<void> {
+    const id = this.deferred;
+    if (!id) return;
+    await this.client.call('PUT', `extensions/${id}`, { data: {}, idempotent: true });
+    this.deferred = undefined;
   }
 
   async deleteExtension(id: string): Promise<void> {

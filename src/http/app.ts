@@ -19,7 +19,11 @@ import { auditLog, rateLimit, scopeByMethod } from './guards';
 import { MemoryStore, type StateStore } from '../state/store';
 import type { ApiKeyConfig, RateLimitConfig } from '../../schemas/types';
 import { errorHandler } from './problems';
+import { bulkRoutes } from './routes/bulk';
 import { detailRoutes } from './routes/details';
+import { migrationRoutes } from './routes/migrations';
+import { Migrations } from '../migrations';
+import { directoryRoutes } from './routes/directory';
 import { extensionRoutes } from './routes/extensions';
 import { ringGroupRoutes } from './routes/ring-groups';
 import { tenantRoutes } from './routes/tenants';
@@ -96,6 +100,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use(express.json({ limit: deps.bodyLimit ?? '1mb', strict: true }));
+  // Imports arrive as CSV or NDJSON text; they are larger than API bodies (10,000 rows at most).
+  app.use(express.text({ type: ['text/csv', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], limit: '10mb' }));
   app.use((req: Request, _res: Response, next: NextFunction) => {
     // A body the gateway did not parse must not pass for an empty one.
     if (req.body === undefined && Number(req.get('content-length') ?? 0) > 0) {
@@ -107,9 +113,13 @@ export function createApp(deps: AppDeps): express.Express {
   const store = deps.store ?? new MemoryStore();
   app.use('/v1', authenticate(new ApiKeys(deps.apiKeys)), rateLimit(store, deps.rateLimit ?? { requests: 600, window_s: 60 }), scopeByMethod, auditLog);
   app.use(tenantRoutes(deps.tenants));
+  app.use(directoryRoutes(deps.tenants));
+  // Before the extension routes: `/extensions/export` and `/extensions/import` are not extension ids.
+  app.use(bulkRoutes(deps.tenants, store));
   app.use(extensionRoutes(deps.tenants, store));
   app.use(detailRoutes(deps.tenants));
   app.use(ringGroupRoutes(deps.tenants));
+  app.use(migrationRoutes(new Migrations(store, () => deps.tenants, deps.logger)));
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFoundError(`No route for ${req.method} ${req.path}.`)));
   app.use(errorHandler);

@@ -1,0 +1,82 @@
+import { once } from 'node:events';
+import { Router } from 'express';
+import type { ExportQuery, ImportQuery } from '../../../schemas/types';
+import { applyPlan, existingByNumber, planItems, summarize, unacceptedLoss } from '../../bulk/plan';
+import { csvHeader, exportRow, parseImport } from '../../bulk/records';
+import { asGatewayError, UnprocessableError, ValidationError } from '../../errors';
+import * as ops from '../../extensions';
+import type { Tenant } from '../../extensions';
+import { idempotent, sendOutcome } from '../../idempotency';
+import { allExtensions } from '../../paging';
+import { check, validators } from '../../schemas';
+import type { StateStore } from '../../state/store';
+import { requireScope } from '../auth';
+import { audit } from '../guards';
+import { toProblem } from '../problems';
+import { tenantFrom } from './tenants';
+
+/** Export streams every extension window by window (memory does not grow with the count); import plans a file
+ * against the tenant and, unless it is a dry run, applies the plan with per-row results. */
+export function bulkRoutes(tenants: ReadonlyMap<string, Tenant>, store: StateStore): Router {
+  const router = Router();
+
+  router.get('/v1/tenants/:tenant/extensions/export', async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    const q = check<ExportQuery>(validators.query.exportExtensions, { ...req.query }, '/query');
+    const withPassword = q.include === 'password';
+    if (withPassword) requireScope(req, 'secrets');
+    ops.requireOp(tenant, 'list');
+    const format = q.format ?? 'ndjson';
+    const walk = allExtensions(tenant.adapter);
+    // Fetch the first window before answering, so a backend that fails at once is an ordinary problem answer.
+    let next = await walk.next();
+    res.status(200).type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+    res.setHeader('Content-Disposition', `attachment; filename="${tenant.name}-extensions.${format === 'csv' ? 'csv' : 'ndjson'}"`);
+    if (format === 'csv') res.write(csvHeader(withPassword));
+    try {
+      while (!next.done) {
+        if (!res.write(exportRow(next.value, format, withPassword))) await once(res, 'drain');
+        next = await walk.next();
+      }
+      res.end();
+    } catch (err) {
+      // Headers are gone: NDJSON ends with an error line; CSV has no way to say it, so the connection is cut and
+      // the client sees an incomplete transfer rather than a short file that looks whole.
+      req.log?.warn({ err }, 'export failed part-way');
+      if (format === 'ndjson') res.end(JSON.stringify({ error: toProblem(asGatewayError(err)) }) + '\n');
+      else res.destroy();
+    }
+  });
+
+  router.post('/v1/tenants/:tenant/extensions/import', async (req, res) => {
+    const tenant = tenantFrom(req, tenants);
+    const q = check<ImportQuery>(validators.query.importExtensions, { ...req.query }, '/query');
+    const dryRun = q.dry_run ?? true;
+    audit(res, dryRun ? 'extension.import_plan' : 'extension.import');
+    ops.requireOp(tenant, 'create');
+    const type = req.get('content-type') ?? '';
+    const format = /csv/.test(type) ? 'csv' : /ndjson|jsonl/.test(type) ? 'ndjson' : undefined;
+    if (!format || typeof req.body !== 'string') {
+      throw new ValidationError([{ pointer: '', detail: 'send CSV (text/csv) or NDJSON (application/x-ndjson)' }]);
+    }
+    const desired = parseImport(req.body, format);
+    const outcome = await idempotent(req, tenant.name, store, async () => {
+      const plan = planItems(desired, await existingByNumber(tenant), tenant.adapter.capabilities, q.on_conflict ?? 'fail');
+      if (dryRun) return { status: 200, headers: {}, body: { dry_run: true, summary: summarize(plan), items: plan } };
+      const refused = unacceptedLoss(plan, (q.accept_loss ?? '').split(',').filter(Boolean));
+      if (refused.length) {
+        throw new UnprocessableError(
+          `Backend '${tenant.backend}' cannot store ${refused.join(', ')}; accept the loss with accept_loss=${refused.join(',')}, or leave the fields out.`,
+          refused.map((f) => ({ pointer: `/query/accept_loss`, detail: `${f} would be lost` })),
+        );
+      }
+      const results = await applyPlan(tenant, plan, new Map(desired.map((d) => [d.row, d])));
+      const counts = { done: 0, failed: 0, skipped: 0 };
+      for (const r of results) counts[r.status]++;
+      return { status: 200, headers: {}, body: { dry_run: false, summary: summarize(plan), outcome: counts, items: results } };
+    });
+    sendOutcome(res, outcome);
+  });
+
+  return router;
+}

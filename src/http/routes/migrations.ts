@@ -1,0 +1,51 @@
+import { Router, type Request } from 'express';
+import type { MigrationCreate } from '../../../schemas/types';
+import { summarize } from '../../bulk/plan';
+import type { Migrations, MigrationState } from '../../migrations';
+import { check, validators } from '../../schemas';
+import { assertTenantAccess, requireScope } from '../auth';
+import { audit } from '../guards';
+
+/** A key sees a migration only if it may use both of its tenants. */
+function visible(req: Request, state: Pick<MigrationState, 'from' | 'to'>): void {
+  assertTenantAccess(req, state.from);
+  assertTenantAccess(req, state.to);
+}
+
+export function migrationRoutes(migrations: Migrations): Router {
+  const router = Router();
+
+  router.post('/v1/migrations', async (req, res) => {
+    audit(res, 'migration.create');
+    check(validators.query.none, req.query, '/query');
+    const body = check<MigrationCreate>(validators.migrationCreate, req.body ?? {});
+    visible(req, body);
+    // Copying passwords means reading them.
+    if ((body.passwords ?? 'keep') === 'keep') requireScope(req, 'secrets');
+    const planned = await migrations.plan(body);
+    if (body.dry_run ?? true) {
+      res.json({ dry_run: true, from: body.from, to: body.to, summary: summarize(planned.items), items: planned.items });
+      return;
+    }
+    const state = await migrations.start(body, planned);
+    audit(res, 'migration.create', state.id);
+    res.status(202).location(`/v1/migrations/${state.id}`).json(state);
+  });
+
+  router.get('/v1/migrations/:id', async (req, res) => {
+    check(validators.query.none, req.query, '/query');
+    const state = await migrations.get(String(req.params.id));
+    visible(req, state);
+    res.json(state);
+  });
+
+  router.post('/v1/migrations/:id/resume', async (req, res) => {
+    audit(res, 'migration.resume', String(req.params.id));
+    check(validators.query.none, req.query, '/query');
+    visible(req, await migrations.get(String(req.params.id)));
+    const state = await migrations.resume(String(req.params.id));
+    res.status(202).location(`/v1/migrations/${state.id}`).json(state);
+  });
+
+  return router;
+}
