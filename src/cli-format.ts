@@ -27,6 +27,8 @@ export const USAGE = `Usage: pbx-gateway <command> [options]
   extensions get <tenant> <id> [--show-password]
   extensions create <tenant> --name NAME [--extension N] [--description D] [--password P]
   extensions delete <tenant> <id> [<id> ...]
+  migrate --from <tenant> --to <tenant> [--dry-run] [--on-conflict skip|update|fail]
+          [--passwords keep|generate] [--accept-loss description,...] [--extensions 100,101] [--progress]
 
 Reaching the tenants (every command but serve and check-config):
   --url <url>      a running gateway (env PBX_GATEWAY_URL, default http://127.0.0.1:8080)

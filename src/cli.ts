@@ -7,7 +7,11 @@
  * configuration error.
  */
 import { randomUUID } from 'node:crypto';
-import type { ExtensionCreate, Tenant as TenantView } from '../schemas/types';
+import type { ExtensionCreate, MigrationCreate, Tenant as TenantView } from '../schemas/types';
+import { summarize } from './bulk/plan';
+import { migrate, type MigrationClient } from './cli-migrate';
+import { Migrations } from './migrations';
+import { MemoryStore } from './state/store';
 import { registry } from '../adapters';
 import * as fmt from './cli-format';
 import { ConfigError, loadConfigFile } from './config';
@@ -43,12 +47,14 @@ interface Client {
   create(tenant: string, body: ExtensionCreate): Promise<Extension>;
   remove(tenant: string, id: string): Promise<void>;
   removeMany(tenant: string, ids: string[]): Promise<BatchDeleteItem[]>;
+  migrate: MigrationClient['migrate'];
+  migration: MigrationClient['migration'];
   /** A tenant on a simulator started for this one command: its writes vanish when the command ends. */
   ephemeral(tenant: string): boolean;
   close(): Promise<void>;
 }
 
-const VALUE_FLAGS = ['config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password'];
+const VALUE_FLAGS = ['config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password', 'from', 'to', 'on-conflict', 'passwords', 'accept-loss', 'extensions'];
 const REACH = ['config', 'url', 'key', 'json', 'help'];
 /** Each command's options and how many operands it takes (after `extensions <sub>`), checked before any work. */
 const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> = {
@@ -60,6 +66,7 @@ const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> 
   'extensions create': { flags: [...REACH, 'extension', 'name', 'description', 'password'], operands: [1, 1] },
   // The gateway's batch limit, kept in direct mode too so a command behaves the same both ways.
   'extensions delete': { flags: REACH, operands: [2, 500] },
+  migrate: { flags: [...REACH, 'from', 'to', 'dry-run', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'progress'], operands: [0, 0] },
 };
 
 interface Args {
@@ -140,6 +147,8 @@ function httpClient(baseUrl: string, key: string | undefined): Client {
     create: (t, body) => call('POST', ext(t), body),
     remove: async (t, id) => void (await call('DELETE', ext(t, `/${encodeURIComponent(id)}`))),
     removeMany: async (t, ids) => (await call<{ results: BatchDeleteItem[] }>('DELETE', ext(t, `?ids=${ids.map(encodeURIComponent).join(',')}`))).results,
+    migrate: (body) => call('POST', '/v1/migrations', body),
+    migration: (id) => call('GET', `/v1/migrations/${encodeURIComponent(id)}`),
     ephemeral: () => false,
     close: async () => undefined,
   };
@@ -159,6 +168,7 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
   }
   // Each operation gets the request budget a route would have, and a request id for the backend's logs.
   const run = <T>(fn: () => Promise<T>) => runWithContext({ requestId: `cli-${randomUUID()}`, deadline: Date.now() + config.server.request_budget_ms }, fn);
+  const migrations = new Migrations(new MemoryStore(), () => tenants, logger);
   const tenant = (name: string) => {
     const t = tenants.get(name);
     if (!t) throw new NotFoundError(`No tenant named '${name}'.`);
@@ -182,12 +192,32 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
     create: (name, body) => run(async () => ops.shape(await ops.createExtension(tenant(name), check<ExtensionCreate>(validators.extensionCreate, body)), { includePassword: true })),
     remove: (name, id) => run(() => ops.deleteExtension(tenant(name), ops.safeId(id))),
     removeMany: (name, ids) => run(() => ops.deleteExtensions(tenant(name), ids)),
+    migrate: (body) =>
+      run(async () => {
+        const planned = await migrations.plan(check<MigrationCreate>(validators.migrationCreate, body));
+        if (body.dry_run ?? true) return { dry_run: true as const, summary: summarize(planned.items), items: planned.items };
+        return migrations.start(body, planned);
+      }),
+    migration: (id) => migrations.get(id),
     ephemeral: (name) => Boolean(config.tenants[name]?.simulator),
     async close() {
       await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
       await Promise.all([...running.values()].map((s) => s.sim.close()));
     },
   };
+}
+
+function migrationBody(args: Args): MigrationCreate {
+  const body: MigrationCreate = { from: str(args, 'from')!, to: str(args, 'to')!, dry_run: args.flags.has('dry-run') };
+  const onConflict = str(args, 'on-conflict');
+  if (onConflict) body.on_conflict = onConflict as MigrationCreate['on_conflict'];
+  const passwords = str(args, 'passwords');
+  if (passwords) body.passwords = passwords as MigrationCreate['passwords'];
+  const loss = str(args, 'accept-loss');
+  if (loss) body.accept_loss = loss.split(',') as MigrationCreate['accept_loss'];
+  const only = str(args, 'extensions');
+  if (only) body.select = { extensions: only.split(',') as [string, ...string[]] };
+  return body;
 }
 
 function checkConfig(file: string, io: CliIo): number {
@@ -289,9 +319,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       return 0;
     }
     if (key === 'check-config') return checkConfig(operands[0], io);
+    if (key === 'migrate' && (!str(args, 'from') || !str(args, 'to'))) throw new UsageError('migrate needs --from and --to');
     client = config
       ? await directClient(config, io.env)
       : httpClient(str(args, 'url') ?? io.env.PBX_GATEWAY_URL ?? 'http://127.0.0.1:8080', str(args, 'key') ?? io.env.PBX_GATEWAY_KEY);
+    if (key === 'migrate') return await migrate(client, migrationBody(args), io.stdout, io.stderr, { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR, progress: Boolean(io.stderr.isTTY) || args.flags.has('progress') });
     if (key !== 'tenants') return await extensions(key.slice('extensions '.length), operands, args, client, io);
     const items = await client.tenants();
     const rows = items.map((t) => ({ name: t.name, backend: t.backend, ...fmt.capabilitySummary(t.capabilities) }));

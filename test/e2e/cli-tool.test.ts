@@ -241,3 +241,28 @@ describe('gateway mode (--url, --key)', () => {
     expect(r).toMatchObject({ code: 1, stderr: `error: Cannot reach the gateway: http://127.0.0.1:${port}: ECONNREFUSED\n` });
   });
 });
+
+describe('migrate', () => {
+  it('prints the plan as a table with a summary on --dry-run, then applies and ends with outcome counts', async () => {
+    const demo = path.join(__dirname, '../../config/demo.yaml');
+    const io = () => {
+      let out = '';
+      let err = '';
+      return {
+        io: { stdout: { write: (s: string) => ((out += s), true) }, stderr: { write: (s: string) => ((err += s), true) }, env: {} },
+        out: () => out,
+        err: () => err,
+      };
+    };
+    const dry = io();
+    expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-voipbin', '--dry-run', '--config', demo], dry.io as never)).toBe(0);
+    expect(dry.out()).toMatch(/^ROW\s+EXTENSION\s+ACTION\s+LOSSY\s+DETAIL$/m);
+    expect(dry.out()).toMatch(/^plan: 6 create, 0 update, 0 skip, 0 conflict, 0 invalid$/m);
+    const run = io();
+    expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-voipbin', '--config', demo, '--progress'], run.io as never)).toBe(0);
+    expect(run.out()).toMatch(/^migration [0-9a-f-]+ done: 6 done, 0 failed, 0 skipped of 6$/m);
+    const refused = io();
+    expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-vitalpbx', '--config', demo], refused.io as never)).toBe(1);
+    expect(refused.err()).toMatch(/does not support 'extensions\.create'/);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * `pbx-gateway migrate --from A --to B [--dry-run]`: the plan as a table and a summary, or the run with a
+ * progress bar and the per-item outcome counts at the end. Works through whichever client the command uses.
+ */
+import type { MigrationCreate } from '../schemas/types';
+import type { PlanItem } from './bulk/plan';
+import * as fmt from './cli-format';
+import type { MigrationState } from './migrations';
+
+export interface PlanAnswer {
+  dry_run: true;
+  summary: Record<string, number>;
+  items: PlanItem[];
+}
+
+export interface MigrationClient {
+  migrate(body: MigrationCreate): Promise<PlanAnswer | MigrationState>;
+  migration(id: string): Promise<MigrationState>;
+}
+
+export interface MigrateOptions {
+  json: boolean;
+  bold: boolean;
+  progress: boolean;
+  pollMs?: number;
+}
+
+const planRow = (i: PlanItem) => ({
+  row: i.row,
+  extension: i.extension,
+  action: i.action,
+  lossy: i.lossy?.join(' ') ?? '',
+  detail: i.changes ? Object.entries(i.changes).map(([f, c]) => `${f}: ${String(c.from)} -> ${String(c.to)}`).join('; ') : (i.reason ?? ''),
+});
+
+export async function migrate(client: MigrationClient, body: MigrationCreate, out: fmt.OutStream, err: fmt.OutStream, opts: MigrateOptions): Promise<number> {
+  const answer = await client.migrate(body);
+  if ('dry_run' in answer) {
+    if (opts.json) out.write(fmt.json(answer));
+    else {
+      out.write(fmt.table(answer.items.map(planRow), ['row', 'extension', 'action', 'lossy', 'detail'], { bold: opts.bold }));
+      out.write(`\nplan: ${Object.entries(answer.summary).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
+    }
+    return answer.items.some((i) => i.action === 'invalid' || i.action === 'conflict') ? 1 : 0;
+  }
+  const meter = fmt.progress(err, opts.progress);
+  let state = answer;
+  try {
+    while (state.status === 'running') {
+      meter.update(state.progress.done + state.progress.failed + state.progress.skipped);
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
+      state = await client.migration(state.id);
+    }
+  } finally {
+    meter.done();
+  }
+  if (opts.json) out.write(fmt.json(state));
+  else {
+    const failed = state.results.filter((r) => r.status === 'failed').map((r) => ({ row: r.row, extension: r.extension, error: r.error ? `${r.error.title}: ${r.error.detail}` : '' }));
+    if (failed.length) out.write(fmt.table(failed, ['row', 'extension', 'error'], { bold: opts.bold }) + '\n');
+    out.write(`migration ${state.id} ${state.status}: ${state.progress.done} done, ${state.progress.failed} failed, ${state.progress.skipped} skipped of ${state.progress.total}\n`);
+  }
+  return state.status === 'done' ? 0 : 1;
+}
