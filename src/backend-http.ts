@@ -218,7 +218,6 @@ export class BackendHttp {
         headers,
         data,
         timeout,
-        signal: AbortSignal.timeout(timeout + 100),
       });
       const elapsed = performance.now() - started;
       const ms = Math.round(elapsed);

@@ -128,8 +128,9 @@ export async function serveSimulator(handler: SimHandler, port = 0, host = '127.
       else send();
     });
   });
-  // Keep-alive sockets would hold close() open; the simulator is short-lived test and demo furniture.
-  server.keepAliveTimeout = 1000;
+  // Like a real server's: a client's keep-alive agent reuses sockets only when the announced timeout leaves it a
+  // margin (Node's agent drops a socket whose server announces 1 s). close() cuts every connection anyway.
+  server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

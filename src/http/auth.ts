@@ -43,7 +43,7 @@ export function authenticate(keys: ApiKeys) {
     const key = keys.find(match[1]);
     if (!key) return next(new UnauthenticatedError('The API key is not valid.'));
     req.apiKey = key;
-    req.log = req.log?.child({ key_id: key.id });
+    if (req.log) req.log.bindings.key_id = key.id;
     next();
   };
 }

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { RequestLog } from '../log';
 import type { ApiKeyConfig } from '../../schemas/types';
 
 declare global {
@@ -6,7 +6,7 @@ declare global {
   namespace Express {
     interface Request {
       /** The request's logger: request id, and key id once authenticated. */
-      log?: Logger;
+      log?: RequestLog;
       apiKey?: ApiKeyConfig;
     }
   }

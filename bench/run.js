@@ -1,0 +1,171 @@
+// npm run bench: the same operations three ways (directly against the simulator, through the raw forwarder,
+// through the gateway), at a fixed rate for latency and at saturation for capacity, in one process tree and
+// one run. Prints one table, the backend calls per operation, and the gateway's peak RSS.
+//
+// Options: --duration S (per run, default 5)  --rate N (fixed-rate req/s, default 200)
+//          --connections N (saturation, default 50)  --only get,list,create,directory
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const autocannon = require('autocannon');
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const DURATION = Number(arg('duration', 5));
+const RATE = Number(arg('rate', 200));
+const CONNECTIONS = Number(arg('connections', 50));
+const ONLY = arg('only', 'get,list,create,directory').split(',');
+const KEY = 'bench-api-key-0123456789';
+const root = path.resolve(__dirname, '..');
+const children = [];
+
+/** Start a node script, wait for its first JSON line. */
+function start(script, args, env = {}) {
+  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{') && (l.includes('"url"') || l.includes('"voipbin"')));
+      if (line) resolve({ child, info: JSON.parse(line) });
+    });
+    child.on('exit', (code) => reject(new Error(`${script} exited ${code}: ${out}`)));
+  });
+}
+
+function peakRssMb(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+const calls = async (url) => (await (await fetch(`${url}/__bench/calls`)).json()).calls;
+
+function run(opts) {
+  return new Promise((resolve, reject) => {
+    autocannon({ duration: DURATION, ...opts }, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+async function main() {
+  const { info: backends } = await start(path.join(__dirname, 'backend.js'), ['1000']);
+  const vb = backends.voipbin;
+  const { info: fwd } = await start(path.join(__dirname, 'forwarder.js'), [], { TARGET: vb.url });
+  const config = {
+    server: { host: '127.0.0.1', port: 0, rate_limit: { requests: 0 } },
+    logging: { level: 'info' },
+    api_keys: [{ id: 'bench', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
+    tenants: {
+      // The bulkhead's default (16 calls in flight) protects a PBX; the cloud twin takes more, as VoIPBIN would.
+      cloud: { backend: 'voipbin', base_url: `${vb.url}/v1.0`, resilience: { max_concurrent: 64 }, auth: { accesskey: vb.accesskey } },
+      box: { backend: 'issabel', base_url: `${backends.issabel.url}/pbxapi`, auth: backends.issabel.auth },
+      vital: { backend: 'vitalpbx', base_url: `${backends.vitalpbx.url}/api/v2`, auth: { app_key: backends.vitalpbx.app_key, tenant: 'vitalpbx' } },
+    },
+  };
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-bench-')), 'bench.yaml');
+  fs.writeFileSync(file, JSON.stringify(config));
+  // The gateway's request log goes to /dev/null through the same asynchronous pino destination it uses in production.
+  const gatewayChild = spawn(process.execPath, [path.join(root, 'dist/src/main.js'), '--config', file], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(gatewayChild);
+  const gw = await new Promise((resolve) => {
+    let out = '';
+    const onData = (d) => {
+      out += d.toString();
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) {
+        gatewayChild.stdout.off('data', onData);
+        gatewayChild.stdout.resume();
+        resolve(m[1]);
+      }
+    };
+    gatewayChild.stdout.on('data', onData);
+  });
+  const auth = { authorization: `Bearer ${KEY}` };
+  const q = `accesskey=${vb.accesskey}`;
+  let seq = 0;
+  const createThenDelete = (base, headers, body) => [
+    {
+      method: 'POST',
+      path: base.create,
+      headers: { ...headers, 'content-type': 'application/json' },
+      setupRequest: (req) => ({ ...req, body: JSON.stringify(body(++seq)) }),
+      onResponse: (status, b, context) => {
+        context.id = JSON.parse(b).id;
+      },
+    },
+    { method: 'DELETE', headers, setupRequest: (req, context) => ({ ...req, path: base.remove(context.id) }) },
+  ];
+  const ops = {
+    get: {
+      direct: { url: `${vb.url}/v1.0/extensions/${vb.id}?${q}` },
+      forwarder: { url: `${fwd.url}/v1.0/extensions/${vb.id}?${q}` },
+      gateway: { url: `${gw}/v1/tenants/cloud/extensions/${vb.id}`, headers: auth },
+      backend: vb.url,
+    },
+    list: {
+      direct: { url: `${vb.url}/v1.0/extensions?page_size=100&${q}` },
+      forwarder: { url: `${fwd.url}/v1.0/extensions?page_size=100&${q}` },
+      gateway: { url: `${gw}/v1/tenants/cloud/extensions?page_size=100`, headers: auth },
+      backend: vb.url,
+    },
+    create: {
+      // Issabel: PUT creates at a given number; the gateway first checks the number is free.
+      direct: null,
+      forwarder: null,
+      gateway: { url: gw, requests: createThenDelete({ create: '/v1/tenants/box/extensions', remove: (id) => `/v1/tenants/box/extensions/${id}` }, auth, (n) => ({ extension: String(20000 + (n % 50000)), name: `Bench ${n}` })) },
+      backend: backends.issabel.url,
+    },
+    directory: {
+      direct: null,
+      forwarder: null,
+      gateway: { url: `${gw}/v1/extensions?q=reception`, headers: auth },
+      backend: null,
+    },
+  };
+  const rows = [];
+  for (const [name, op] of Object.entries(ops)) {
+    if (!ONLY.includes(name)) continue;
+    for (const mode of ['rate', 'saturation']) {
+      for (const target of ['direct', 'forwarder', 'gateway']) {
+        const t = op[target];
+        if (!t) continue;
+        const before = op.backend ? await calls(op.backend) : 0;
+        const result = await run({ ...t, connections: mode === 'rate' ? 10 : CONNECTIONS, ...(mode === 'rate' ? { overallRate: RATE } : {}) });
+        const after = op.backend ? await calls(op.backend) : 0;
+        const requests = result.requests.total;
+        rows.push({
+          op: name,
+          mode: mode === 'rate' ? `${RATE}/s` : `${CONNECTIONS} conn`,
+          via: target,
+          'req/s': Math.round(result.requests.average),
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          errors: result.errors + result.non2xx,
+          'backend calls/req': target === 'gateway' && op.backend && requests ? ((after - before) / requests).toFixed(2) : '',
+        });
+        process.stderr.write(`${name} ${mode} ${target}: ${Math.round(result.requests.average)} req/s\n`);
+      }
+    }
+  }
+  const cols = Object.keys(rows[0]);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (vals) => vals.map((v, i) => String(v).padEnd(width[i])).join('  ').trimEnd();
+  console.log(`\npbx-gateway bench: ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}, ${DURATION} s a run; latency in ms`);
+  console.log(line(cols));
+  for (const r of rows) console.log(line(cols.map((c) => r[c])));
+  console.log(`gateway peak RSS: ${peakRssMb(gatewayChild.pid)} MB`);
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => children.forEach((c) => c.kill('SIGKILL')));
