@@ -116,6 +116,7 @@ export class BackendHttp {
       transformResponse: [(d: unknown) => d],
       validateStatus: () => true,
       maxRedirects: 0,
+      adapter: 'http',
       // Keep-alive per backend: one TLS handshake serves many calls.
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: opts.tlsVerify ?? true }),
@@ -213,8 +214,7 @@ export class BackendHttp {
     try {
       const res = await this.axios.request<string>({
         method: req.method,
-        url: req.url.replace(/^\//, ''),
-        params: req.params,
+        url: withQuery(req.url.replace(/^\//, ''), req.params),
         headers,
         data,
         timeout,
@@ -238,6 +238,15 @@ export class BackendHttp {
       throw new BackendUnavailableError(this.backend, `The backend could not be reached (${code ?? 'network error'}).`, { cause: err });
     }
   }
+}
+
+/** The query string built once here rather than by axios' generic serializer on every call. */
+function withQuery(url: string, params: BackendRequest['params']): string {
+  if (!params) return url;
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.append(k, String(v));
+  const s = q.toString();
+  return s ? `${url}${url.includes('?') ? '&' : '?'}${s}` : url;
 }
 
 function flattenHeaders(h: unknown): Record<string, string> {

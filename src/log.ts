@@ -27,7 +27,9 @@ function redactPaths(): string[] {
   for (const k of SECRET_KEYS) {
     const p = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
     const join = (prefix: string) => (p.startsWith('[') ? `${prefix}${p}` : `${prefix}.${p}`);
-    paths.push(p, join('*'), join('*.*'), join('*.*.*'));
+    // Two levels: every object the gateway logs is flat or one level deep; deeper values are still caught by the
+    // last scrub of known secret values, and each extra wildcard level costs every line.
+    paths.push(p, join('*'));
   }
   return paths;
 }
