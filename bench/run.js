@@ -3,7 +3,8 @@
 // one run. Prints one table, the backend calls per operation, and the gateway's peak RSS.
 //
 // Options: --duration S (per run, default 5)  --rate N (fixed-rate req/s, default 200)
-//          --connections N (saturation, default 50)  --only get,list,create,directory
+//          --connections N (saturation, default 50)  --rate-connections N (fixed rate, default 2)
+//          --only get,list,create,directory
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -17,6 +18,9 @@ const arg = (name, fallback) => {
 const DURATION = Number(arg('duration', 5));
 const RATE = Number(arg('rate', 200));
 const CONNECTIONS = Number(arg('connections', 50));
+// Few connections at the fixed rate: autocannon fires a connection's share of the rate at once, so ten
+// connections at 200/s arrive as bursts of ten, and a burst's queueing would read as the gateway's latency.
+const RATE_CONNECTIONS = Number(arg('rate-connections', 2));
 const ONLY = arg('only', 'get,list,create,directory').split(',');
 const KEY = 'bench-api-key-0123456789';
 const root = path.resolve(__dirname, '..');
@@ -137,7 +141,7 @@ async function main() {
         const t = op[target];
         if (!t) continue;
         const before = op.backend ? await calls(op.backend) : 0;
-        const result = await run({ ...t, connections: mode === 'rate' ? 10 : CONNECTIONS, ...(mode === 'rate' ? { overallRate: RATE } : {}) });
+        const result = await run({ ...t, connections: mode === 'rate' ? RATE_CONNECTIONS : CONNECTIONS, ...(mode === 'rate' ? { overallRate: RATE } : {}) });
         const after = op.backend ? await calls(op.backend) : 0;
         const requests = result.requests.total;
         rows.push({
