@@ -141,7 +141,7 @@ export function secretValues(v: unknown, out: string[] = []): string[] {
 }
 
 /** Every credential value in the config (API keys, backend credentials), so the logger can scrub them from any
- * line. Names such as a VitalPBX tenant or an Issabel user are not secrets and stay readable. */
+ * line. Names such as a backend tenant or a login user are not secrets and stay readable. */
 export function configSecrets(config: Config): string[] {
   const keys = config.api_keys.map((k) => k.key).filter((k): k is string => k !== undefined);
   const redis = config.state.redis_url ? [new URL(config.state.redis_url).password].filter(Boolean) : [];

@@ -3,11 +3,11 @@ import { ValidationError } from './errors';
 import { decodePageToken, encodePageToken, readPage } from './paging';
 
 const ext = (n: number): Extension => ({
-  id: String(n), tenant: 't', backend: 'voipbin', extension: String(n), name: `n${n}`, description: null,
+  id: String(n), tenant: 't', backend: 'any' as Extension['backend'], extension: String(n), name: `n${n}`, description: null,
   username: null, domain: null, direct_uri: null, created_at: null, updated_at: null,
 });
 
-/** A backend paged like VoIPBIN: windows of at most `max`, a cursor on every non-empty window. */
+/** A backend paged by cursor: windows of at most `max`, a cursor on every non-empty window (even the last). */
 function pagedAdapter(count: number, max: number) {
   const data = Array.from({ length: count }, (_, i) => ext(i + 1));
   const calls: ListPageRequest[] = [];

@@ -157,7 +157,7 @@ export async function applyPlan(
       await onResult(result);
     }
   } finally {
-    // One apply-changes for the whole batch (Issabel reloads once, not once per row).
+    // One apply-changes for the whole batch: a PBX with that step reloads once, not once per row.
     if (wrote && tenant.adapter.applyChanges) await tenant.adapter.applyChanges();
   }
   return results;

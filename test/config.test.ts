@@ -1,5 +1,5 @@
 import { registry } from '../adapters';
-import { ConfigError, configSecrets, interpolate, parseConfig } from './config';
+import { ConfigError, configSecrets, interpolate, parseConfig } from '../src/config';
 
 const parse = (yaml: string, env: NodeJS.ProcessEnv = {}) => parseConfig(yaml, { registry, env, source: 'test.yaml' });
 const faultsOf = (yaml: string, env: NodeJS.ProcessEnv = {}) => {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { registry } from '../adapters';
-import { parseConfig } from './config';
+import { parseConfig } from '../src/config';
 
 const read = (f: string) => fs.readFileSync(path.join(__dirname, '..', 'config', f), 'utf8');
 
