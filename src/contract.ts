@@ -32,7 +32,7 @@ export interface NewExtension {
   password: string;
 }
 
-/** For writes in a batch: `deferApply` asks a backend with an apply-changes step (Issabel's reload) to hold it
+/** For writes in a batch: `deferApply` asks a backend with an apply-changes step (a PBX reload) to hold it
  * back; the batch ends with one `applyChanges()`. Backends without such a step ignore it. */
 export interface WriteOptions {
   deferApply?: boolean;

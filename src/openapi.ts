@@ -72,7 +72,7 @@ interface Operation {
 }
 
 const T = { name: 'tenant', in: 'path', required: true, schema: { type: 'string' } };
-const ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The backend's own id (VoIPBIN UUID, VitalPBX extension_id, Issabel number)." };
+const ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The backend's own id of the extension (a UUID or a number, as the backend gives it)." };
 
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', tag: 'operations', summary: 'The process serves', public: true, ok: { status: 200, description: 'Alive', schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } } } },
@@ -155,7 +155,7 @@ export function buildOpenApi(version: string): Json {
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    info: { title: 'pbx-gateway', version, description: 'One REST API to manage PBX extensions on VoIPBIN, VitalPBX and Issabel.' },
+    info: { title: 'pbx-gateway', version, description: 'One REST API to manage PBX extensions on PBXes of different vendors.' },
     security: [{ apiKey: [] }],
     paths,
     components: {

@@ -1,5 +1,5 @@
 /**
- * Gateway-side paging over whatever paging the backend has (VoIPBIN-style cursors clamped at 100, or none).
+ * Gateway-side paging over whatever paging the backend has (cursors over windows of a bounded size, or none).
  *
  * A gateway page token is opaque to callers; inside it is the backend cursor of the window that holds the next
  * item, and that item's offset within the window. So a page of 500 is several backend calls, a page of 10 is
