@@ -79,6 +79,8 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/readyz', tag: 'operations', summary: 'Whether each tenant backend answered recently; 503 when none is usable', public: true, ok: { status: 200, description: 'Ready or degraded', schema: { type: 'object', required: ['status', 'tenants'], properties: { status: { enum: ['ready', 'degraded', 'unready'] }, tenants: { type: 'array' } } } } },
   { method: 'get', path: '/metrics', tag: 'operations', summary: 'Prometheus metrics', public: true, ok: { status: 200, description: 'Prometheus text format' } },
   { method: 'get', path: '/openapi.json', tag: 'operations', summary: 'This document', public: true, ok: { status: 200, description: 'OpenAPI 3.1' } },
+  { method: 'get', path: '/console', tag: 'operations', summary: 'The web console (sign in with an API key)', public: true, ok: { status: 200, description: 'HTML' } },
+  { method: 'get', path: '/console/styles.css', tag: 'operations', summary: "The console's style sheet", public: true, ok: { status: 200, description: 'CSS' } },
   { method: 'get', path: '/docs', tag: 'operations', summary: 'This document as a page', public: true, ok: { status: 200, description: 'HTML' } },
   { method: 'get', path: '/v1/tenants', tag: 'tenants', summary: 'The tenants this API key may use', query: 'none', ok: { status: 200, description: 'Tenants', schema: collection(ref('Tenant')) } },
   { method: 'get', path: '/v1/tenants/{tenant}', tag: 'tenants', summary: 'One tenant and its capabilities', query: 'none', ok: { status: 200, description: 'The tenant', schema: ref('Tenant') } },

@@ -20,6 +20,7 @@ import { MemoryStore, type StateStore } from '../state/store';
 import type { ApiKeyConfig, RateLimitConfig } from '../../schemas/types';
 import { errorHandler } from './problems';
 import { bulkRoutes } from './routes/bulk';
+import { consoleRoutes } from './console';
 import { detailRoutes } from './routes/details';
 import { migrationRoutes } from './routes/migrations';
 import { Migrations } from '../migrations';
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('html').send(docsPage);
   });
 
+  app.use(consoleRoutes());
   app.use(express.json({ limit: deps.bodyLimit ?? '1mb', strict: true }));
   // Imports arrive as CSV or NDJSON text; they are larger than API bodies (10,000 rows at most).
   app.use(express.text({ type: ['text/csv', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], limit: '10mb' }));

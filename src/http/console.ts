@@ -1,0 +1,41 @@
+/**
+ * Serves the web console (console/, built to dist/console/): static files only. The console works through the
+ * unified API with the key its user signs in with, so it can do nothing that key may not.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import express, { Router } from 'express';
+
+/** The folder holding console/index.html: the source tree, or the installed package above dist/. */
+function projectRoot(from = __dirname): string | undefined {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'console', 'index.html'))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+export function consoleRoutes(): Router {
+  const router = Router();
+  const root = projectRoot();
+  const setCsp = (res: express.Response) => res.setHeader('Content-Security-Policy', CSP);
+  router.get('/console', (req, res) => {
+    if (!root || !fs.existsSync(path.join(root, 'dist', 'console', 'app.js'))) {
+      res.status(503).type('text/plain').send('The console is not built: run `npm run build`.');
+      return;
+    }
+    if (!req.originalUrl.endsWith('/')) return res.redirect(301, '/console/');
+    setCsp(res);
+    res.sendFile(path.join(root, 'console', 'index.html'));
+  });
+  if (root) {
+    const assets = { setHeaders: setCsp, index: false, fallthrough: true } as const;
+    router.use('/console', express.static(path.join(root, 'dist', 'console'), { ...assets, extensions: [] }));
+    router.get('/console/styles.css', (_req, res) => {
+      setCsp(res);
+      res.sendFile(path.join(root, 'console', 'styles.css'));
+    });
+  }
+  return router;
+}
