@@ -288,13 +288,21 @@ function migrateView(): void {
 async function runMigration(from: string, to: string, acceptLoss: string[]): Promise<void> {
   const progress = document.getElementById('progress')!;
   try {
-    let m = await api<{ id: string; status: string; progress: { total: number; done: number; failed: number; skipped: number } }>('POST', '/v1/migrations', { from, to, dry_run: false, accept_loss: acceptLoss });
+    type Result = { row: number; extension: string | null; action: string; status: string; error?: { title: string; detail: string } };
+    let m = await api<{ id: string; status: string; progress: { total: number; done: number; failed: number; skipped: number }; results: Result[] }>('POST', '/v1/migrations', { from, to, dry_run: false, accept_loss: acceptLoss });
     while (m.status === 'running') {
-      progress.replaceChildren(h('progress', { max: String(m.progress.total), value: String(m.progress.done + m.progress.failed + m.progress.skipped) }), ` ${m.progress.done} done of ${m.progress.total}`);
+      progress.replaceChildren(
+        h('progress', { max: String(m.progress.total), value: String(m.progress.done + m.progress.failed + m.progress.skipped), 'aria-label': 'Migration progress' }),
+        ` ${m.progress.done} done of ${m.progress.total}`,
+        table(['Row', 'Extension', 'Result'], m.results.map((r) => [String(r.row), r.extension ?? '', r.status]), 'Items finished so far'),
+      );
       await new Promise((r) => setTimeout(r, 300));
       m = await api('GET', `/v1/migrations/${m.id}`);
     }
-    progress.replaceChildren(`Migration ${m.status}: ${m.progress.done} done, ${m.progress.failed} failed, ${m.progress.skipped} skipped.`);
+    progress.replaceChildren(
+      h('p', {}, `Migration ${m.status}: ${m.progress.done} done, ${m.progress.failed} failed, ${m.progress.skipped} skipped.`),
+      table(['Row', 'Extension', 'Action', 'Result'], m.results.map((r) => [String(r.row), r.extension ?? '', r.action, r.error ? `${r.status}: ${r.error.title}: ${r.error.detail}` : r.status]), 'Migration results'),
+    );
   } catch (err) {
     progress.replaceChildren(problemBox(problemOf(err)));
   }

@@ -123,4 +123,7 @@ it('plans a migration as a table of actions, then runs it and shows the outcome'
   await shot('migration');
   await page.getByRole('button', { name: 'Run migration' }).click();
   await page.getByText(/^Migration (done|failed): /).waitFor({ timeout: 15_000 });
+  const results = await page.locator('#progress tbody tr td:nth-child(4)').allInnerTexts();
+  expect(results).toHaveLength(actions.length);
+  expect(results.every((r) => r === 'done')).toBe(true);
 });
