@@ -16,7 +16,7 @@ function render(...nodes: (Node | string)[]): void {
 }
 
 const heading = (text: string) => h('h1', { tabindex: '-1' }, text);
-const why = (backend: string, what: string) => `not available: ${backend} does not support ${what}`;
+const why = (backend: string, what: string) => `not available: ${backend} does not support ${what} (the gateway answers 501 Not Implemented)`;
 
 function capabilityList(c: Capabilities): string {
   const ops = Object.entries(c.extensions).filter(([, v]) => v).map(([k]) => k);
@@ -135,7 +135,7 @@ async function batchDelete(tenant: string): Promise<void> {
 
 function createForm(t: Tenant): HTMLElement {
   const c = t.capabilities;
-  if (!c.extensions.create) return h('section', { 'aria-labelledby': 'create-title' }, h('h2', { id: 'create-title' }, 'New extension'), h('p', { class: 'reason' }, why(t.backend, 'creating extensions (its API is read-only)')));
+  if (!c.extensions.create) return h('section', { 'aria-labelledby': 'create-title' }, h('h2', { id: 'create-title' }, 'New extension'), h('p', { class: 'reason' }, why(t.backend, 'creating extensions: its API is read-only')));
   const w = new Set(c.writable_fields);
   const form = h(
     'form',

@@ -161,6 +161,8 @@ function demoBanner(config: Config, url: string): string {
     '',
     'Try:',
     `  curl -s -H 'Authorization: Bearer ${key}' ${url}/v1/tenants/${tenant}/extensions`,
+    `  ${url}/console/  (the web console; sign in with the key above)`,
+    `  ${url}/docs      (the API, from its OpenAPI document)`,
     '',
   ].join('\n');
 }

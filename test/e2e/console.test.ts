@@ -102,7 +102,7 @@ it('shows an API problem next to the field it points at', async () => {
 it('explains what a read-only backend cannot do instead of offering it', async () => {
   await page.goto(`${gateway.url}/console/#/t/demo-vitalpbx`);
   await page.getByRole('heading', { name: 'Extensions of demo-vitalpbx' }).waitFor();
-  await page.getByText('not available: vitalpbx does not support creating extensions').waitFor();
+  await page.getByText('not available: vitalpbx does not support creating extensions: its API is read-only (the gateway answers 501 Not Implemented)').waitFor();
   expect(await page.getByRole('button', { name: 'Create' }).count()).toBe(0);
   expect(await page.getByRole('button', { name: 'Delete selected' }).isDisabled()).toBe(true);
   await page.getByRole('link', { name: '100' }).click();
