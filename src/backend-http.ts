@@ -114,6 +114,10 @@ export class BackendHttp {
       // The raw text: parsing is the adapter's, so an unreadable answer is an error it can name.
       responseType: 'text',
       transformResponse: [(d: unknown) => d],
+      // The body goes out as the string or JSON we made, and comes back as text: no transform, no decompression
+      // stream (the gateway asks for identity encoding), no proxy lookup per call beyond axios' own.
+      transformRequest: [(d: unknown) => d],
+      decompress: false,
       validateStatus: () => true,
       maxRedirects: 0,
       adapter: 'http',
@@ -201,7 +205,7 @@ export class BackendHttp {
     const remaining = remainingBudgetMs();
     if (remaining <= 0) throw new BackendTimeoutError(this.backend, 'The request ran out of time before the backend was called.');
     const timeout = Math.max(1, Math.min(this.opts.timeoutMs, remaining));
-    const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+    const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity', ...req.headers };
     const ctx = currentContext();
     if (ctx && this.opts.requestIdHeader) headers[this.opts.requestIdHeader] = ctx.requestId;
     let data = req.data;

@@ -101,9 +101,14 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use(consoleRoutes());
-  app.use(express.json({ limit: deps.bodyLimit ?? '1mb', strict: true }));
+  // Bodies are parsed only for the methods that carry them: a GET pays nothing for it.
+  const json = express.json({ limit: deps.bodyLimit ?? '1mb', strict: true });
   // Imports arrive as CSV or NDJSON text; they are larger than API bodies (10,000 rows at most).
-  app.use(express.text({ type: ['text/csv', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], limit: '10mb' }));
+  const text = express.text({ type: ['text/csv', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], limit: '10mb' });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return next();
+    json(req, res, (err?: unknown) => (err ? next(err) : text(req, res, next)));
+  });
   app.use((req: Request, _res: Response, next: NextFunction) => {
     // A body the gateway did not parse must not pass for an empty one.
     if (req.body === undefined && Number(req.get('content-length') ?? 0) > 0) {
