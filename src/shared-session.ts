@@ -4,7 +4,14 @@
  * keeps its own single flight; across processes a short lock in the store decides who renews, and the others
  * wait for the new session to appear.
  */
+import { createHash } from 'node:crypto';
 import type { StateStore } from './state/store';
+
+/** A session's name in the store: per backend server and account, so a tenant that moves to another server
+ * (or another account) never picks up a session the old one issued. */
+export function sessionName(kind: string, ...identity: string[]): string {
+  return `${kind}:${createHash('sha256').update(identity.join('\u0000')).digest('hex').slice(0, 16)}`;
+}
 
 const LOCK_TTL_MS = 10_000;
 const WAIT_STEP_MS = 50;

@@ -31,7 +31,7 @@ class IssabelAdapter implements PbxAdapter {
   private readonly domain: string | null;
 
   constructor(private readonly ctx: AdapterContext) {
-    this.client = new IssabelClient(ctx.http, ctx.config.auth as unknown as IssabelAuth, ctx.state);
+    this.client = new IssabelClient(ctx.http, ctx.config.auth as unknown as IssabelAuth, ctx.state, ctx.config.base_url);
     this.domain = new URL(ctx.config.base_url).hostname || null;
   }
 

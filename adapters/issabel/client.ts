@@ -4,7 +4,7 @@
  * errors turned into the gateway's. Nothing above this file sees a token or an envelope.
  */
 import { parseJsonBody, type BackendHttp, type BackendRequest, type BackendResponse } from '../../src/backend-http';
-import { SharedSession } from '../../src/shared-session';
+import { SharedSession, sessionName } from '../../src/shared-session';
 import type { StateStore } from '../../src/state/store';
 import { BackendAuthFailedError, BackendUnavailableError, ConflictError, GatewayError, NotFoundError, UnprocessableError, type FieldFault } from '../../src/errors';
 
@@ -55,9 +55,11 @@ export class IssabelClient {
     private readonly http: BackendHttp,
     private readonly auth: IssabelAuth,
     state?: StateStore,
+    /** Where the sessions come from (the base URL): part of the shared session's name. */
+    server = '',
     private readonly now: () => number = Date.now,
   ) {
-    this.shared = state && new SharedSession<Session>(state, 'issabel-session');
+    this.shared = state && new SharedSession<Session>(state, sessionName('issabel-session', server, auth.user));
   }
 
   /** One API call: a valid token, one renewal and one replay if Issabel says the token expired. */

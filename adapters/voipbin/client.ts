@@ -3,7 +3,7 @@
  * envelope turned into gateway errors, and nothing of the extension model. Nothing above this file sees a
  * VoIPBIN envelope or a credential.
  */
-import { SharedSession } from '../../src/shared-session';
+import { SharedSession, sessionName } from '../../src/shared-session';
 import type { StateStore } from '../../src/state/store';
 import { parseJsonBody, type BackendHttp, type BackendRequest, type BackendResponse } from '../../src/backend-http';
 import { BackendAuthFailedError, BackendUnavailableError, ConflictError, GatewayError, NotFoundError, UnprocessableError } from '../../src/errors';
@@ -50,7 +50,7 @@ export class VoipbinClient {
     state?: StateStore,
   ) {
     if ('token' in auth) this.token = auth.token;
-    if ('username' in auth && state) this.shared = new SharedSession(state, 'voipbin-jwt');
+    if ('username' in auth && state) this.shared = new SharedSession(state, sessionName('voipbin-jwt', loginUrl, auth.username));
   }
 
   async call(method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {

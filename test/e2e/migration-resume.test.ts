@@ -23,9 +23,12 @@ it('resumes after the process running it was killed, skipping what is done', asy
   source.sim.seed(Array.from({ length: count }, (_, i) => ({ extension: String(6000 + i), name: `Moved ${i}`, password: `Moved-Pass-${i}` })));
   // Make the target slow, so the run is still going when the process is killed.
   for (let i = 0; i < 400; i++) target.server.injectFault({ kind: 'slow', ms: 25 });
+  // Names unique to this run: the Redis store (and the backend sessions in it) outlive the test.
+  const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`;
+  const [SRC, DST] = [`src${run}`, `dst${run}`];
   const tenants = {
-    src: { backend: 'voipbin', base_url: `${source.server.url}/v1.0`, auth: { accesskey: DEMO_ACCESSKEY } },
-    dst: { backend: 'issabel', base_url: `${target.server.url}/pbxapi`, auth: DEMO_USER },
+    [SRC]: { backend: 'voipbin', base_url: `${source.server.url}/v1.0`, auth: { accesskey: DEMO_ACCESSKEY } },
+    [DST]: { backend: 'issabel', base_url: `${target.server.url}/pbxapi`, auth: DEMO_USER },
   };
   const config = { server: { port: 0 }, logging: { level: 'info' }, state: { redis_url: TEST_REDIS_URL }, api_keys: [{ id: 'm', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }], tenants };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-'));
@@ -48,7 +51,7 @@ it('resumes after the process running it was killed, skipping what is done', asy
     const started = await fetch(`${url}/v1/migrations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ from: 'src', to: 'dst', dry_run: false }),
+      body: JSON.stringify({ from: SRC, to: DST, dry_run: false }),
     });
     expect(started.status).toBe(202);
     const { id } = (await started.json()) as { id: string };
