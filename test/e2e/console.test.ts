@@ -3,6 +3,7 @@
  * find an extension, create, edit, delete, see a read-only backend explained, plan a migration.
  * `UPDATE_SCREENSHOTS=1` also refreshes the screenshots in docs/.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -17,8 +18,21 @@ let gateway: RunningGateway;
 let browser: Browser;
 let page: Page;
 
+/** Debian's chromium, installed with apt when it is missing and we may (root); never a browser download. */
+function findBrowser(): string | undefined {
+  const found = () => BROWSERS.find((p) => fs.existsSync(p));
+  if (found() || process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/apt-get')) return found();
+  try {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: 300_000 });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'ignore', timeout: 600_000 });
+  } catch {
+    // reported below
+  }
+  return found();
+}
+
 beforeAll(async () => {
-  const executablePath = BROWSERS.find((p) => fs.existsSync(p));
+  const executablePath = findBrowser();
   // Never pass without a browser: say what is missing.
   if (!executablePath) throw new Error(`No browser for the console tests: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH. Looked at: ${BROWSERS.join(', ')}`);
   const config = parseConfig(fs.readFileSync(path.join(root, 'config/demo.yaml'), 'utf8'), { registry, env: {} });
@@ -30,7 +44,7 @@ beforeAll(async () => {
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('dialog', (d) => void d.accept());
-}, 60_000);
+}, 900_000);
 afterAll(async () => {
   await browser?.close();
   await gateway?.close(0);
