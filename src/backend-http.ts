@@ -10,6 +10,7 @@ import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import type { Logger } from 'pino';
 import { BulkheadPolicy, BulkheadRejectedError, BrokenCircuitError, CircuitBreakerPolicy, ConsecutiveBreaker, ExponentialBackoff, RetryPolicy, bulkhead, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, RateLimitedError } from './errors';
+import { leanAdapter } from './lean-adapter';
 import { redactUrl } from './log';
 import { noBackendMetrics, type BackendMetrics } from './metrics';
 import { currentContext, remainingBudgetMs } from './request-context';
@@ -120,10 +121,11 @@ export class BackendHttp {
       decompress: false,
       validateStatus: () => true,
       maxRedirects: 0,
-      adapter: 'http',
-      // Keep-alive per backend: one TLS handshake serves many calls.
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: opts.tlsVerify ?? true }),
+      // Keep-alive per backend: one TLS handshake serves many calls. The lean adapter is one http.request.
+      adapter: leanAdapter({
+        http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+        https: new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: opts.tlsVerify ?? true }),
+      }),
     });
     const r = opts.resilience ?? {};
     this.breakerOpenMs = r.breakerOpenMs ?? 30_000;
