@@ -62,6 +62,19 @@ describe('directory', () => {
   });
 });
 
+describe('directory snapshots', () => {
+  it('walks each tenant once for a search and the searches right after it', async () => {
+    cloud.sim.seed(Array.from({ length: 150 }, (_, i) => ({ extension: String(7000 + i), name: `Walked ${i}` })));
+    const before = cloud.sim.calls.length;
+    const first = await api().get('/v1/extensions?tenant=cloud&q=walked&page_size=100').set(auth).expect(200);
+    const walk = cloud.sim.calls.length - before;
+    expect(walk).toBeGreaterThanOrEqual(2);
+    await api().get(`/v1/extensions?tenant=cloud&q=walked&page_size=100&page_token=${first.body.next_page_token}`).set(auth).expect(200);
+    await api().get('/v1/extensions?tenant=cloud&q=walked 1').set(auth).expect(200);
+    expect(cloud.sim.calls.length - before).toBe(walk);
+  });
+});
+
 describe('export and import', () => {
   it('exports 1,000 extensions as NDJSON and CSV, passwords only when asked with the secrets scope', async () => {
     cloud.sim.seed(Array.from({ length: 1000 }, (_, i) => ({ extension: String(5000 + i), name: `User ${i}`, password: `Pass-${i}-secret` })));
