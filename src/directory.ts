@@ -62,7 +62,7 @@ async function eachTenant<T>(tenants: Tenant[], limit: number, fn: (t: Tenant) =
 
 /**
  * Each tenant's extensions, kept for a few seconds: a search and the pages after it read one snapshot, and a PBX
- * is not walked again for every keystroke of a search box (a VoIPBIN tenant of 1,000 extensions is eleven calls,
+ * is not walked again for every keystroke of a search box (a cloud tenant of 1,000 extensions can be eleven calls,
  * against a budget of about 17 calls a second). Concurrent searches share one walk.
  */
 export class DirectorySnapshots {
