@@ -3,7 +3,6 @@
  * Entry point. With `--config <file>` (or PBX_GATEWAY_CONFIG) the gateway serves that file's tenants; with
  * neither it serves the embedded demo (config/demo.yaml), whose tenants run on in-process simulators.
  */
-import fs from 'node:fs';
 import http, { type RequestListener, type Server } from 'node:http';
 import path from 'node:path';
 import { registry } from '../adapters';
@@ -15,18 +14,8 @@ import { Metrics } from './metrics';
 import { RedisStore } from './state/redis';
 import { MemoryStore, type StateStore } from './state/store';
 import { buildTenants } from './tenants';
+import { projectRoot } from './project-root';
 import type { Tenant } from './extensions';
-
-/** The folder that holds config/ (the source tree, or the installed package above dist/). */
-export function projectRoot(from = __dirname): string {
-  let dir = from;
-  while (!fs.existsSync(path.join(dir, 'config', 'demo.yaml'))) {
-    const up = path.dirname(dir);
-    if (up === dir) return from;
-    dir = up;
-  }
-  return dir;
-}
 
 export function configPathFrom(argv: string[], env: NodeJS.ProcessEnv): { path: string; demo: boolean } {
   const i = argv.indexOf('--config');

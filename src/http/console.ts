@@ -5,20 +5,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
-
-/** The folder holding console/index.html: the source tree, or the installed package above dist/. */
-function projectRoot(from = __dirname): string | undefined {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'console', 'index.html'))) return dir;
-    if (path.dirname(dir) === dir) return undefined;
-  }
-}
+import { projectRoot } from '../project-root';
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 export function consoleRoutes(): Router {
   const router = Router();
-  const root = projectRoot();
+  const found = projectRoot();
+  const root = fs.existsSync(path.join(found, 'console', 'index.html')) ? found : undefined;
   const setCsp = (res: express.Response) => res.setHeader('Content-Security-Policy', CSP);
   router.get('/console', (req, res) => {
     if (!root || !fs.existsSync(path.join(root, 'dist', 'console', 'app.js'))) {
