@@ -75,7 +75,7 @@ it('finds an extension, creates one with a generated password shown once, edits 
   await page.getByLabel('Search (number, name, user)').fill('reception');
   await page.getByRole('button', { name: 'Search' }).click();
   // The unfiltered table shows Reception too: wait for the search's answer to replace it.
-  await page.waitForFunction("document.querySelectorAll('tbody tr').length === 1");
+  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('tbody tr').length === 1);
   expect(await page.locator('tbody tr').innerText()).toContain('Reception');
   await shot('extensions');
 
