@@ -1,14 +1,8 @@
-/** The console talks to the gateway's own unified API with the staff member's key: it can do nothing more. */
+import type { Capabilities, Extension, Problem, Tenant } from '../schemas/types.js';
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  errors?: { pointer: string; detail: string }[];
-  capability?: string;
-  scope?: string;
-}
+export type { Capabilities, Extension, Problem, Tenant };
+
+/** The console talks to the gateway's own unified API with the staff member's key: it can do nothing more. */
 
 export class ApiError extends Error {
   constructor(readonly problem: Problem) {
@@ -47,34 +41,4 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     throw new ApiError(p && typeof p.title === 'string' ? p : { type: 'about:blank', title: `HTTP ${res.status}`, status: res.status, detail: res.statusText });
   }
   return parsed as T;
-}
-
-export interface Capabilities {
-  extensions: Record<'list' | 'get' | 'create' | 'update' | 'delete' | 'batch_delete' | 'auto_number', boolean>;
-  writable_fields: string[];
-  direct_uri: boolean;
-  devices: boolean;
-  queues: boolean;
-  call_summary: boolean;
-  voicemail: boolean;
-  ring_groups: boolean;
-}
-
-export interface Tenant {
-  name: string;
-  backend: string;
-  capabilities: Capabilities;
-}
-
-export interface Extension {
-  id: string;
-  tenant: string;
-  backend: string;
-  extension: string;
-  name: string;
-  description: string | null;
-  username: string | null;
-  password?: string;
-  domain: string | null;
-  direct_uri: string | null;
 }

@@ -99,6 +99,10 @@ export interface Problem {
   backend?: string;
   capability?: string;
   retry_after?: number;
+  /**
+   * The scope an API key lacks (forbidden).
+   */
+  scope?: string;
 }
 
 // tenant.schema.json

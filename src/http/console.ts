@@ -1,5 +1,5 @@
 /**
- * Serves the web console (console/, built to dist/console/): static files only. The console works through the
+ * Serves the web console (console/, built to dist/web/console/): static files only. The console works through the
  * unified API with the key its user signs in with, so it can do nothing that key may not.
  */
 import fs from 'node:fs';
@@ -15,7 +15,7 @@ export function consoleRoutes(): Router {
   const root = fs.existsSync(path.join(found, 'console', 'index.html')) ? found : undefined;
   const setCsp = (res: express.Response) => res.setHeader('Content-Security-Policy', CSP);
   router.get('/console', (req, res) => {
-    if (!root || !fs.existsSync(path.join(root, 'dist', 'console', 'app.js'))) {
+    if (!root || !fs.existsSync(path.join(root, 'dist', 'web', 'console', 'app.js'))) {
       res.status(503).type('text/plain').send('The console is not built: run `npm run build`.');
       return;
     }
@@ -25,7 +25,7 @@ export function consoleRoutes(): Router {
   });
   if (root) {
     const assets = { setHeaders: setCsp, index: false, fallthrough: true } as const;
-    router.use('/console', express.static(path.join(root, 'dist', 'console'), { ...assets, extensions: [] }));
+    router.use('/console', express.static(path.join(root, 'dist', 'web', 'console'), { ...assets, extensions: [] }));
     router.get('/console/styles.css', (_req, res) => {
       setCsp(res);
       res.sendFile(path.join(root, 'console', 'styles.css'));
