@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import { Axios, isAxiosError } from 'axios';
 import type { Logger } from 'pino';
 import { BulkheadPolicy, BulkheadRejectedError, BrokenCircuitError, CircuitBreakerPolicy, ConsecutiveBreaker, ExponentialBackoff, RetryPolicy, bulkhead, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, RateLimitedError } from './errors';
@@ -93,7 +93,7 @@ interface Judged {
  */
 export class BackendHttp {
   readonly backend: string;
-  private readonly axios: AxiosInstance;
+  private readonly axios: Axios;
   private readonly opts: BackendHttpOptions;
   private readonly sleep: (ms: number) => Promise<void>;
   readonly breaker: CircuitBreakerPolicy;
@@ -110,18 +110,19 @@ export class BackendHttp {
     this.backend = opts.backend;
     this.sleep = opts.sleep ?? defaultSleep;
     this.metrics = opts.metrics ?? noBackendMetrics;
-    this.axios = axios.create({
+    // `new Axios(config)` rather than `axios.create`: an instance whose defaults are only these, not axios' global
+    // defaults (header buckets per method, transitional flags, xsrf names...), which axios would otherwise merge
+    // and validate again on every call. What is left is what a backend call here uses.
+    this.axios = new Axios({
       baseURL: opts.baseUrl.replace(/\/+$/, '') + '/',
-      // The raw text: parsing is the adapter's, so an unreadable answer is an error it can name.
-      responseType: 'text',
-      transformResponse: [(d: unknown) => d],
-      // The body goes out as the string or JSON we made, and comes back as text: no transform, no decompression
-      // stream (the gateway asks for identity encoding), no proxy lookup per call beyond axios' own.
-      transformRequest: [(d: unknown) => d],
-      decompress: false,
+      // The raw text, untransformed both ways: the body goes out as the string or JSON we made, and parsing the
+      // answer is the adapter's, so an unreadable answer is an error it can name.
+      transformRequest: [],
+      transformResponse: [],
+      headers: {},
       validateStatus: () => true,
-      maxRedirects: 0,
-      // Keep-alive per backend: one TLS handshake serves many calls. The lean adapter is one http.request.
+      // Keep-alive per backend: one TLS handshake serves many calls. The lean adapter is one http.request: no
+      // redirects, no decompression (the gateway asks for identity encoding), no proxy lookup per call.
       adapter: leanAdapter({
         http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
         https: new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: opts.tlsVerify ?? true }),
