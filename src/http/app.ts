@@ -14,8 +14,8 @@ import { renderDocs } from './docs';
 import { version as VERSION } from '../../package.json';
 import { Readiness } from '../readiness';
 import { runWithContext } from '../request-context';
-import { ApiKeys, authenticate } from './auth';
-import { auditLog, rateLimit, scopeByMethod } from './guards';
+import { ApiKeys } from './auth';
+import { apiGuards } from './guards';
 import { MemoryStore, type StateStore } from '../state/store';
 import type { ApiKeyConfig, RateLimitConfig } from '../../schemas/types';
 import { errorHandler } from './problems';
@@ -100,33 +100,35 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('html').send(docsPage);
   });
 
-  app.use(consoleRoutes());
+  consoleRoutes(app);
   // Bodies are parsed only for the methods that carry them: a GET pays nothing for it.
   const json = express.json({ limit: deps.bodyLimit ?? '1mb', strict: true });
   // Imports arrive as CSV or NDJSON text; they are larger than API bodies (10,000 rows at most).
   const text = express.text({ type: ['text/csv', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], limit: '10mb' });
+  // A body the gateway did not parse must not pass for an empty one.
+  const unparsed = (req: Request) => req.body === undefined && Number(req.headers['content-length'] ?? 0) > 0;
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (req.method === 'GET' || req.method === 'HEAD') return next();
-    json(req, res, (err?: unknown) => (err ? next(err) : text(req, res, next)));
-  });
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    // A body the gateway did not parse must not pass for an empty one.
-    if (req.body === undefined && Number(req.get('content-length') ?? 0) > 0) {
-      return next(new MalformedRequestError('Send the request body as JSON with `Content-Type: application/json`.'));
-    }
-    next();
+    const done = (err?: unknown) => {
+      if (err) return next(err);
+      if (unparsed(req)) return next(new MalformedRequestError('Send the request body as JSON with `Content-Type: application/json`.'));
+      next();
+    };
+    if (req.method === 'GET' || req.method === 'HEAD') return done();
+    json(req, res, (err?: unknown) => (err ? next(err) : text(req, res, done)));
   });
 
   const store = deps.store ?? new MemoryStore();
-  app.use('/v1', authenticate(new ApiKeys(deps.apiKeys)), rateLimit(store, deps.rateLimit ?? { requests: 600, window_s: 60 }), scopeByMethod, auditLog);
-  app.use(tenantRoutes(deps.tenants));
-  app.use(directoryRoutes(deps.tenants));
+  app.use('/v1', apiGuards(new ApiKeys(deps.apiKeys), store, deps.rateLimit ?? { requests: 600, window_s: 60 }));
+  // Every route on the app's own router, none in a sub-router: a request is matched against route patterns
+  // only, instead of entering and leaving one router per area on its way (measured: bench/README.md).
+  tenantRoutes(app, deps.tenants);
+  directoryRoutes(app, deps.tenants);
   // Before the extension routes: `/extensions/export` and `/extensions/import` are not extension ids.
-  app.use(bulkRoutes(deps.tenants, store));
-  app.use(extensionRoutes(deps.tenants, store));
-  app.use(detailRoutes(deps.tenants));
-  app.use(ringGroupRoutes(deps.tenants));
-  app.use(migrationRoutes(new Migrations(store, () => deps.tenants, deps.logger)));
+  bulkRoutes(app, deps.tenants, store);
+  extensionRoutes(app, deps.tenants, store);
+  detailRoutes(app, deps.tenants);
+  ringGroupRoutes(app, deps.tenants);
+  migrationRoutes(app, new Migrations(store, () => deps.tenants, deps.logger));
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFoundError(`No route for ${req.method} ${req.path}.`)));
   app.use(errorHandler);

@@ -4,13 +4,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import express, { Router } from 'express';
+import express, { type IRouter } from 'express';
 import { projectRoot } from '../project-root';
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-export function consoleRoutes(): Router {
-  const router = Router();
+export function consoleRoutes(router: IRouter): void {
   const found = projectRoot();
   const root = fs.existsSync(path.join(found, 'console', 'index.html')) ? found : undefined;
   const setCsp = (res: express.Response) => res.setHeader('Content-Security-Policy', CSP);
@@ -31,5 +30,4 @@ export function consoleRoutes(): Router {
       res.sendFile(path.join(root, 'console', 'styles.css'));
     });
   }
-  return router;
 }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { Router } from 'express';
+import { type IRouter } from 'express';
 import type { ExportQuery, ImportQuery } from '../../../schemas/types';
 import { applyPlan, existingByNumber, planItems, summarize, unacceptedLoss } from '../../bulk/plan';
 import { csvHeader, exportRow, parseImport } from '../../bulk/records';
@@ -17,8 +17,7 @@ import { tenantFrom } from './tenants';
 
 /** Export streams every extension window by window (memory does not grow with the count); import plans a file
  * against the tenant and, unless it is a dry run, applies the plan with per-row results. */
-export function bulkRoutes(tenants: ReadonlyMap<string, Tenant>, store: StateStore): Router {
-  const router = Router();
+export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>, store: StateStore): void {
 
   router.get('/v1/tenants/:tenant/extensions/export', async (req, res) => {
     const tenant = tenantFrom(req, tenants);
@@ -78,5 +77,4 @@ export function bulkRoutes(tenants: ReadonlyMap<string, Tenant>, store: StateSto
     sendOutcome(res, outcome);
   });
 
-  return router;
 }

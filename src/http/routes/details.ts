@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { type IRouter } from 'express';
 import type { DevicesQuery } from '../../../schemas/types';
 import { details, type Tenant } from '../../extensions';
 import { check, validators } from '../../schemas';
@@ -7,8 +7,7 @@ import { requireScope } from '../auth';
 import { tenantFrom } from './tenants';
 
 /** Extension details: devices, queues, call summary, voicemail. 501 where the backend has no such notion. */
-export function detailRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
-  const router = Router();
+export function detailRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>): void {
   const base = '/v1/tenants/:tenant/extensions/:id';
 
   router.get(`${base}/devices`, async (req, res) => {
@@ -34,5 +33,4 @@ export function detailRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
     check(validators.query.none, req.query, '/query');
     res.json({ items: await details.voicemail(tenant, idFrom(req)) });
   });
-  return router;
 }

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { type IRouter } from 'express';
 import type { DirectoryQuery } from '../../../schemas/types';
 import { DirectorySnapshots, searchDirectory } from '../../directory';
 import * as ops from '../../extensions';
@@ -7,8 +7,7 @@ import { check, validators } from '../../schemas';
 import { mayUseTenant } from '../auth';
 
 /** GET /v1/extensions: search every tenant this key may see. */
-export function directoryRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
-  const router = Router();
+export function directoryRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>): void {
   const snapshots = new DirectorySnapshots();
   router.get('/v1/extensions', async (req, res) => {
     const q = check<DirectoryQuery>(validators.query.directory, { ...req.query }, '/query');
@@ -18,5 +17,4 @@ export function directoryRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
     const page = await searchDirectory(visible, { q: q.q, page_size: q.page_size ?? 50, page_token: q.page_token }, { tenant: q.tenant, backend: q.backend }, snapshots);
     res.json({ ...page, items: page.items.map((e) => ops.shape(e, {})) });
   });
-  return router;
 }

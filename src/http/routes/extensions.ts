@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import { type IRouter, type Request } from 'express';
 import type { BatchDeleteQuery, ExtensionCreate, ExtensionPatch, GetExtensionQuery, ListExtensionsQuery } from '../../../schemas/types';
 import { ValidationError } from '../../errors';
 import * as ops from '../../extensions';
@@ -21,8 +21,7 @@ function body<T>(req: Request, validate: typeof validators.extensionCreate): T {
   return check<T>(validate, req.body ?? {});
 }
 
-export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>, store: StateStore): Router {
-  const router = Router();
+export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>, store: StateStore): void {
   const base = '/v1/tenants/:tenant/extensions';
   const location = (t: Tenant, id: string) => `/v1/tenants/${encodeURIComponent(t.name)}/extensions/${encodeURIComponent(id)}`;
 
@@ -97,5 +96,4 @@ export function extensionRoutes(tenants: ReadonlyMap<string, Tenant>, store: Sta
     res.json(ops.shape(ext, {}));
   });
 
-  return router;
 }

@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import { type IRouter, type Request } from 'express';
 import type { MigrationCreate } from '../../../schemas/types';
 import { summarize } from '../../bulk/plan';
 import type { Migrations, MigrationState } from '../../migrations';
@@ -12,8 +12,7 @@ function visible(req: Request, state: Pick<MigrationState, 'from' | 'to'>): void
   assertTenantAccess(req, state.to);
 }
 
-export function migrationRoutes(migrations: Migrations): Router {
-  const router = Router();
+export function migrationRoutes(router: IRouter, migrations: Migrations): void {
 
   router.post('/v1/migrations', async (req, res) => {
     audit(res, 'migration.create');
@@ -47,5 +46,4 @@ export function migrationRoutes(migrations: Migrations): Router {
     res.status(202).location(`/v1/migrations/${state.id}`).json(state);
   });
 
-  return router;
 }

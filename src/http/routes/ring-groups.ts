@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { type IRouter } from 'express';
 import type { RingGroup, RingGroupCreate, RingGroupPatch } from '../../../schemas/types';
 import { ringGroups, type Tenant } from '../../extensions';
 import { check, validators } from '../../schemas';
@@ -13,8 +13,7 @@ const shape = (g: RingGroup, full: boolean): RingGroup => {
 };
 
 /** Ring groups, validated in the gateway (strategy, ring_time, members) before any backend call. */
-export function ringGroupRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
-  const router = Router();
+export function ringGroupRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>): void {
   const base = '/v1/tenants/:tenant/ring-groups';
 
   router.get(base, async (req, res) => {
@@ -52,5 +51,4 @@ export function ringGroupRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
     await ringGroups(tenant).delete(idFrom(req));
     res.status(204).end();
   });
-  return router;
 }

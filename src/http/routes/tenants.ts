@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import { type IRouter, type Request } from 'express';
 import type { Tenant as TenantView } from '../../../schemas/types';
 import { NotFoundError } from '../../errors';
 import type { Tenant } from '../../extensions';
@@ -21,8 +21,7 @@ export function tenantFrom(req: Request, tenants: ReadonlyMap<string, Tenant>): 
   return tenant;
 }
 
-export function tenantRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
-  const router = Router();
+export function tenantRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>): void {
   router.get('/v1/tenants', (req, res) => {
     check(validators.query.none, req.query, '/query');
     const items = [...tenants.values()].filter((t) => mayUseTenant(req.apiKey!, t.name)).map(describeTenant);
@@ -32,5 +31,4 @@ export function tenantRoutes(tenants: ReadonlyMap<string, Tenant>): Router {
     check(validators.query.none, req.query, '/query');
     res.json(describeTenant(tenantFrom(req, tenants)));
   });
-  return router;
 }
