@@ -8,17 +8,50 @@ import http from 'node:http';
 import https from 'node:https';
 import { AxiosError, AxiosHeaders, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 
+interface Target {
+  secure: boolean;
+  hostname: string;
+  port: string;
+  path: string;
+}
+
+/** An IPv6 literal without its URL brackets, as http.request wants it. */
+const bare = (hostname: string) => hostname.replace(/^\[|\]$/g, '');
+
+/** Where a call goes. A relative URL (every adapter call) is the base URL's parsed parts plus a string: no URL
+ * object per call; an absolute one is parsed. */
+function resolveTarget(url: string, baseURL: string | undefined, base: Map<string, Target>): Target {
+  if (/^https?:\/\//i.test(url) || !baseURL) {
+    const u = new URL(url, baseURL);
+    return { secure: u.protocol === 'https:', hostname: bare(u.hostname), port: u.port, path: u.pathname + u.search };
+  }
+  let b = base.get(baseURL);
+  if (!b) {
+    const u = new URL(baseURL);
+    b = { secure: u.protocol === 'https:', hostname: bare(u.hostname), port: u.port, path: u.pathname.endsWith('/') ? u.pathname : `${u.pathname}/` };
+    base.set(baseURL, b);
+  }
+  return { ...b, path: b.path + (url.startsWith('/') ? url.slice(1) : url) };
+}
+
 export function leanAdapter(agents: { http: http.Agent; https: https.Agent }): AxiosAdapter {
+  const bases = new Map<string, Target>();
   return (config: InternalAxiosRequestConfig) =>
     new Promise<AxiosResponse>((resolve, reject) => {
-      const url = new URL(config.url ?? '', config.baseURL);
-      const secure = url.protocol === 'https:';
+      const target = resolveTarget(config.url ?? '', config.baseURL, bases);
+      const secure = target.secure;
       const body = typeof config.data === 'string' ? config.data : undefined;
       const headers = (config.headers as AxiosHeaders).toJSON() as Record<string, string>;
       if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
       const req = (secure ? https : http).request(
-        url,
-        { method: (config.method ?? 'get').toUpperCase(), headers, agent: secure ? agents.https : agents.http },
+        {
+          hostname: target.hostname,
+          port: target.port || undefined,
+          path: target.path,
+          method: (config.method ?? 'get').toUpperCase(),
+          headers,
+          agent: secure ? agents.https : agents.http,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

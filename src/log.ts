@@ -91,18 +91,30 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 
 /** What a request's code logs through: the root logger with the request's bindings added to each line. A pino
  * child per request would rebuild its serializers and redaction every time; this costs one small object. */
-export interface RequestLog {
-  bindings: Record<string, unknown>;
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
+export class RequestLog {
+  constructor(
+    private readonly root: Logger,
+    readonly bindings: Record<string, unknown>,
+  ) {}
+
+  debug(obj: object, msg: string): void {
+    this.write('debug', obj, msg);
+  }
+  info(obj: object, msg: string): void {
+    this.write('info', obj, msg);
+  }
+  warn(obj: object, msg: string): void {
+    this.write('warn', obj, msg);
+  }
+  error(obj: object, msg: string): void {
+    this.write('error', obj, msg);
+  }
+
+  private write(level: 'debug' | 'info' | 'warn' | 'error', obj: object, msg: string): void {
+    if (this.root.isLevelEnabled(level)) this.root[level]({ ...this.bindings, ...obj }, msg);
+  }
 }
 
 export function requestLog(root: Logger, bindings: Record<string, unknown>): RequestLog {
-  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (obj: object, msg: string) => {
-    if (root.isLevelEnabled(level)) root[level]({ ...log.bindings, ...obj }, msg);
-  };
-  const log: RequestLog = { bindings, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return log;
+  return new RequestLog(root, bindings);
 }

@@ -11,7 +11,6 @@ import type { SimulatedBackend } from './contract';
 import { createApp } from './http/app';
 import { createLogger, registerSecret } from './log';
 import { Metrics } from './metrics';
-import { RedisStore } from './state/redis';
 import { MemoryStore, type StateStore } from './state/store';
 import { buildTenants } from './tenants';
 import { projectRoot } from './project-root';
@@ -50,8 +49,11 @@ export interface RunningGateway {
 }
 
 /** Redis when the config names one (several instances act as one), else memory (one process). */
-export function createStore(config: Config): StateStore {
-  return config.state.redis_url ? new RedisStore(config.state.redis_url) : new MemoryStore();
+export async function createStore(config: Config): Promise<StateStore> {
+  if (!config.state.redis_url) return new MemoryStore();
+  // Loaded only when a config names Redis: its client is several megabytes of resident memory otherwise unused.
+  const { RedisStore } = await import('./state/redis');
+  return new RedisStore(config.state.redis_url);
 }
 
 interface Generation {
@@ -63,7 +65,7 @@ interface Generation {
 
 export async function startGateway(config: Config, reg: Registry = registry, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
   const logger = createLogger({ level: config.logging.level });
-  const store = createStore(config);
+  const store = await createStore(config);
   const metrics = new Metrics();
 
   /** Everything that follows from one config: simulators, tenants with their backend clients, the app. */

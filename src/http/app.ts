@@ -47,10 +47,28 @@ export interface AppDeps {
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * `res.json` for this app only (Express' documented `app.response` prototype): the gateway uses none of what
+ * Express' own does beyond stringify and send (JSON replacer, spaces and escape settings, charset parsing,
+ * ETag and freshness checks: there is no ETag to be fresh against), and every answer goes through it.
+ */
+function leanJson(this: Response, body: unknown): Response {
+  const text = JSON.stringify(body) ?? '';
+  if (!this.hasHeader('content-type')) this.setHeader('Content-Type', 'application/json; charset=utf-8');
+  if (this.statusCode === 204 || this.statusCode === 304) {
+    this.end();
+    return this;
+  }
+  this.setHeader('Content-Length', Buffer.byteLength(text));
+  this.end(text, 'utf8');
+  return this;
+}
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.response.json = leanJson;
   const budget = deps.requestBudgetMs ?? 15_000;
   const metrics = deps.metrics ?? new Metrics({ defaultMetrics: false });
 
