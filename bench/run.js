@@ -1,5 +1,5 @@
 // npm run bench: the same operations three ways (directly against the simulator, through the raw forwarder,
-// through the gateway), at a fixed rate for latency and at saturation for capacity, in one process tree and
+// through the gateway; for get one also through bench/naive.js, a plain Express + axios handler), at a fixed rate for latency and at saturation for capacity, in one process tree and
 // one run. Prints one table, the backend calls per operation, and the gateway's peak RSS.
 //
 // Options: --duration S (per run, default 5)  --rate N (fixed-rate req/s, default 200)
@@ -62,6 +62,7 @@ async function main() {
   const { info: backends } = await start(path.join(__dirname, 'backend.js'), ['1000']);
   const vb = backends.voipbin;
   const { info: fwd } = await start(path.join(__dirname, 'forwarder.js'), [], { TARGET: vb.url });
+  const { info: naive } = await start(path.join(__dirname, 'naive.js'), [], { TARGET: vb.url, ACCESSKEY: vb.accesskey });
   const config = {
     server: { host: '127.0.0.1', port: 0, rate_limit: { requests: 0 } },
     logging: { level: 'info' },
@@ -110,6 +111,7 @@ async function main() {
     get: {
       direct: { url: `${vb.url}/v1.0/extensions/${vb.id}?${q}` },
       forwarder: { url: `${fwd.url}/v1.0/extensions/${vb.id}?${q}` },
+      naive: { url: `${naive.url}/extensions/${vb.id}` },
       gateway: { url: `${gw}/v1/tenants/cloud/extensions/${vb.id}`, headers: auth },
       backend: vb.url,
     },
@@ -137,7 +139,7 @@ async function main() {
   for (const [name, op] of Object.entries(ops)) {
     if (!ONLY.includes(name)) continue;
     for (const mode of ['rate', 'saturation']) {
-      for (const target of ['direct', 'forwarder', 'gateway']) {
+      for (const target of ['direct', 'forwarder', 'naive', 'gateway']) {
         const t = op[target];
         if (!t) continue;
         const before = op.backend ? await calls(op.backend) : 0;

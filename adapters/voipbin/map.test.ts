@@ -13,8 +13,19 @@ describe('parseTimestamp: VoIPBIN three timestamp styles', () => {
     ['9999-01-01 00:00:00.000000', null],
     ['not a date', null],
     ['2021-13-45 99:99:99', null],
+    ['2024-02-29T23:59:59.999999Z', '2024-02-29T23:59:59.999Z'],
+    ['2026-01-15T09:30:00.12Z', '2026-01-15T09:30:00.120Z'],
   ])('%p -> %p', (input, expected) => {
     expect(parseTimestamp(input)).toBe(expected);
+  });
+
+  it('answers the same on the fast path (UTC with a fraction) as a Date round trip', () => {
+    for (let i = 0; i < 2000; i++) {
+      const ms = Date.UTC(2000, 0, 1) + Math.floor(Math.random() * 40 * 365 * 86_400_000);
+      const iso = new Date(ms).toISOString(); // 2031-05-06T07:08:09.123Z
+      const micros = `${iso.slice(0, 23)}${String(Math.floor(Math.random() * 1000)).padStart(3, '0')}Z`;
+      expect(parseTimestamp(micros)).toBe(iso);
+    }
   });
 });
 

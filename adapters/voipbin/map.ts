@@ -28,8 +28,13 @@ export const isUuid = (s: string) => UUID.test(s);
  * VoIPBIN's three timestamp styles to RFC 3339 UTC: `2026-01-15T09:30:00.123456Z`, the seeds'
  * `2021-02-18 12:42:27.688282` (UTC, no zone), and "", null or a `9999-...` sentinel for "never".
  */
+const ISO_UTC_MICROS = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3,9}Z$/;
+
 export function parseTimestamp(v: unknown): string | null {
   if (typeof v !== 'string') return null;
+  // The current server's own style, already UTC: cut to milliseconds without a Date round trip (every
+  // extension read carries three of these).
+  if (ISO_UTC_MICROS.test(v) && !v.startsWith('9999-') && v.slice(8, 10) <= '28') return `${v.slice(0, 23)}Z`;
   const s = v.trim();
   if (s === '' || s.startsWith('9999-')) return null;
   const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/.exec(s);

@@ -97,28 +97,6 @@ export function createApp(deps: AppDeps): express.Express {
     runWithContext({ requestId, deadline: Date.now() + budget }, next);
   });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  const readiness = new Readiness(() => deps.tenants);
-  app.get('/readyz', async (_req, res) => {
-    const report = await readiness.report();
-    res.status(report.status === 'unready' ? 503 : 200).json(report);
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.contentType).send(await metrics.text());
-  });
-  const openapi = buildOpenApi(VERSION);
-  const docsPage = renderDocs(openapi);
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openapi);
-  });
-  app.get('/docs', (_req, res) => {
-    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
-    res.type('html').send(docsPage);
-  });
-
-  consoleRoutes(app);
   // Bodies are parsed only for the methods that carry them: a GET pays nothing for it.
   const json = express.json({ limit: deps.bodyLimit ?? '1mb', strict: true });
   // Imports arrive as CSV or NDJSON text; they are larger than API bodies (10,000 rows at most).
@@ -147,6 +125,30 @@ export function createApp(deps: AppDeps): express.Express {
   detailRoutes(app, deps.tenants);
   ringGroupRoutes(app, deps.tenants);
   migrationRoutes(app, new Migrations(store, () => deps.tenants, deps.logger));
+
+  // Operations and the console after the API: the API's requests, the many, are matched first.
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  const readiness = new Readiness(() => deps.tenants);
+  app.get('/readyz', async (_req, res) => {
+    const report = await readiness.report();
+    res.status(report.status === 'unready' ? 503 : 200).json(report);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.text());
+  });
+  const openapi = buildOpenApi(VERSION);
+  const docsPage = renderDocs(openapi);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.get('/docs', (_req, res) => {
+    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    res.type('html').send(docsPage);
+  });
+
+  consoleRoutes(app);
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFoundError(`No route for ${req.method} ${req.path}.`)));
   app.use(errorHandler);
