@@ -471,6 +471,10 @@ export interface ServerConfig {
    * On SIGTERM, how long in-flight requests may take to finish.
    */
   shutdown_grace_ms?: number;
+  /**
+   * How far the JavaScript heap may grow past what survived the last full collection before the next one: lower keeps the resident memory down under load for a little more collection work. 0 leaves V8's own heuristic (which lets the heap grow up to four times). Read at start.
+   */
+  heap_growing_percent?: number;
 }
 /**
  * Default per-key rate limit (default 600 requests a minute).

@@ -15,7 +15,7 @@ import { ajv, escapePointer, toFieldFaults, validators } from './schemas';
 export type Registry = Readonly<Record<string, AdapterFactory>>;
 
 export interface Config {
-  server: { host: string; port: number; request_budget_ms: number; body_limit: string; shutdown_grace_ms: number; rate_limit: RateLimitConfig };
+  server: { host: string; port: number; request_budget_ms: number; body_limit: string; shutdown_grace_ms: number; heap_growing_percent: number; rate_limit: RateLimitConfig };
   state: { redis_url?: string };
   logging: { level: string };
   api_keys: ApiKeyConfig[];
@@ -108,6 +108,7 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; regis
       request_budget_ms: cfg.server?.request_budget_ms ?? 15000,
       body_limit: cfg.server?.body_limit ?? '1mb',
       shutdown_grace_ms: cfg.server?.shutdown_grace_ms ?? 10000,
+      heap_growing_percent: cfg.server?.heap_growing_percent ?? 50,
       rate_limit: cfg.server?.rate_limit ?? { requests: 600, window_s: 60 },
     },
     state: cfg.state ?? {},

@@ -5,6 +5,7 @@
  */
 import http, { type RequestListener, type Server } from 'node:http';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { registry } from '../adapters';
 import { ConfigError, configSecrets, loadConfigFile, secretValues, type Config, type Registry } from './config';
 import type { SimulatedBackend } from './contract';
@@ -63,7 +64,20 @@ interface Generation {
   simulators: Map<string, { backend: string; sim: SimulatedBackend }>;
 }
 
+/**
+ * Under load, objects that are alive across young collections (the requests in flight at each) are promoted at a
+ * steady pace (about 1.8 MB a scavenge at 2,000 req/s, by --trace-gc-nvp), so the old generation fills with
+ * garbage; V8's default lets it grow to about four times what survived the last full collection before
+ * collecting again (20 MB live, 95 MB before each collection here), and the peak resident size follows. A lower growing factor
+ * collects earlier: measured in bench/README.md (peak RSS 179 MB -> 127 MB at 50 %, for the same throughput).
+ * V8 reads this flag at every full collection, so setting it at start takes effect without a command-line flag.
+ */
+function applyHeapGrowth(percent: number): void {
+  if (percent > 0) v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
+}
+
 export async function startGateway(config: Config, reg: Registry = registry, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+  applyHeapGrowth(config.server.heap_growing_percent);
   const logger = createLogger({ level: config.logging.level });
   const store = await createStore(config);
   const metrics = new Metrics();

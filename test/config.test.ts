@@ -33,6 +33,13 @@ describe('config', () => {
     expect(configSecrets(cfg)).toEqual(expect.arrayContaining(['ops-secret-key-0123456', 'vb_abc']));
   });
 
+  it('collects the heap at 50 % growth unless told otherwise, and refuses a factor past 400 %', () => {
+    const env = { OPS_API_KEY: 'ops-secret-key-0123456', VOIPBIN_ACCESSKEY: 'vb_abc' };
+    expect(parse(good, env).server.heap_growing_percent).toBe(50);
+    expect(parse(good.replace('port: 9090', 'port: 9090, heap_growing_percent: 0'), env).server.heap_growing_percent).toBe(0);
+    expect(faultsOf(good.replace('port: 9090', 'port: 9090, heap_growing_percent: 500'), env)).toEqual([{ pointer: '/server/heap_growing_percent', detail: 'must be <= 400' }]);
+  });
+
   it('reports every fault at once, each with its path', () => {
     const faults = faultsOf(
       `
