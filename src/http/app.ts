@@ -72,6 +72,11 @@ export function createApp(deps: AppDeps): express.Express {
   const budget = deps.requestBudgetMs ?? 15_000;
   const metrics = deps.metrics ?? new Metrics({ defaultMetrics: false });
 
+  // The access line, one per request, has fixed fields that cannot hold a secret (the request id, the key's id,
+  // method, status, time, and the URL with credential parameters blanked), so it skips the redaction paths that
+  // every other line walks; the last scrub of known secret values still runs on it.
+  const accessLog = deps.logger.child({}, { redact: { paths: [], censor: '[REDACTED]' } });
+
   // Request id, logger, time budget: first, so that every later line and backend call carries them.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const given = req.get('x-request-id');
@@ -92,7 +97,9 @@ export function createApp(deps: AppDeps): express.Express {
       // Route patterns only (never the ids in the URL); requests that matched no route share one label.
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       metrics.request({ route, method: req.method, status: res.statusCode, tenant: (res.locals.tenant as string | undefined) ?? '' }, elapsed / 1000);
-      req.log!.info({ method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(elapsed) }, 'request');
+      if (accessLog.isLevelEnabled('info')) {
+        accessLog.info({ ...req.log!.bindings, method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(elapsed) }, 'request');
+      }
     });
     runWithContext({ requestId, deadline: Date.now() + budget }, next);
   });
