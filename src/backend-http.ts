@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { Axios, isAxiosError } from 'axios';
+import { Axios, type AxiosRequestConfig, isAxiosError } from 'axios';
 import type { Logger } from 'pino';
 import { BulkheadPolicy, BulkheadRejectedError, BrokenCircuitError, CircuitBreakerPolicy, ConsecutiveBreaker, ExponentialBackoff, RetryPolicy, bulkhead, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, RateLimitedError } from './errors';
@@ -110,17 +110,13 @@ export class BackendHttp {
     this.backend = opts.backend;
     this.sleep = opts.sleep ?? defaultSleep;
     this.metrics = opts.metrics ?? noBackendMetrics;
-    // `new Axios(config)` rather than `axios.create`: an instance whose defaults are only these, not axios' global
-    // defaults (header buckets per method, transitional flags, xsrf names...), which axios would otherwise merge
-    // and validate again on every call. What is left is what a backend call here uses.
+    // `new Axios(config)` rather than `axios.create`: an instance whose defaults are only these two, not axios'
+    // global defaults (header buckets per method, transitional flags, xsrf names, transforms...), which axios
+    // would otherwise merge and check again on every call. No transforms either way: the body goes out as the
+    // string or JSON we made, and the answer comes back as text for the adapter to parse, so an unreadable answer
+    // is an error it can name. Every status resolves (the lean adapter does not judge them): that is ours to do.
     this.axios = new Axios({
       baseURL: opts.baseUrl.replace(/\/+$/, '') + '/',
-      // The raw text, untransformed both ways: the body goes out as the string or JSON we made, and parsing the
-      // answer is the adapter's, so an unreadable answer is an error it can name.
-      transformRequest: [],
-      transformResponse: [],
-      headers: {},
-      validateStatus: () => true,
       // Keep-alive per backend: one TLS handshake serves many calls. The lean adapter is one http.request: no
       // redirects, no decompression (the gateway asks for identity encoding), no proxy lookup per call.
       adapter: leanAdapter({
@@ -219,13 +215,9 @@ export class BackendHttp {
     const started = performance.now();
     const logUrl = redactUrl(req.url);
     try {
-      const res = await this.axios.request<string>({
-        method: req.method,
-        url: withQuery(req.url.replace(/^\//, ''), req.params),
-        headers,
-        data,
-        timeout,
-      });
+      const call: AxiosRequestConfig = { method: req.method, url: withQuery(req.url.replace(/^\//, ''), req.params), headers, timeout };
+      if (data !== undefined) call.data = data;
+      const res = await this.axios.request<string>(call);
       const elapsed = performance.now() - started;
       const ms = Math.round(elapsed);
       this.metrics.call(res.status >= 500 ? 'server_error' : res.status >= 400 ? 'client_error' : 'success', elapsed / 1000);
