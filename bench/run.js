@@ -5,6 +5,7 @@
 // Options: --duration S (per run, default 5)  --rate N (fixed-rate req/s, default 200)
 //          --connections N (saturation, default 50)  --rate-connections N (fixed rate, default 2)
 //          --only get,list,create,directory  --modes rate,saturation
+//          --node-args "..." (extra node flags for the gateway, e.g. "--single-threaded-gc")
 //          --warmup S (per target before it is measured, default 3: JIT-compiled code, open sockets, as in service)
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -25,6 +26,7 @@ const RATE_CONNECTIONS = Number(arg('rate-connections', 2));
 const ONLY = arg('only', 'get,list,create,directory').split(',');
 const MODES = arg('modes', 'rate,saturation').split(',');
 const WARMUP = Number(arg('warmup', 3));
+const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 const KEY = 'bench-api-key-0123456789';
 const root = path.resolve(__dirname, '..');
 const children = [];
@@ -80,7 +82,7 @@ async function main() {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-bench-')), 'bench.yaml');
   fs.writeFileSync(file, JSON.stringify(config));
   // The gateway's request log goes to /dev/null through the same asynchronous pino destination it uses in production.
-  const gatewayChild = spawn(process.execPath, [path.join(root, 'dist/src/main.js'), '--config', file], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const gatewayChild = spawn(process.execPath, [...NODE_ARGS, path.join(root, 'dist/src/main.js'), '--config', file], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(gatewayChild);
   const gw = await new Promise((resolve) => {
     let out = '';
