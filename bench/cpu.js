@@ -7,11 +7,10 @@
 //          --via gateway|naive|forwarder (default gateway; naive and forwarder serve get only)
 //          --root DIR (another checkout, built, whose gateway to measure: A/B comparisons on one machine)
 //          --node-args "..." (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
+const { root, KEY, startNode, BACKEND_LINE, GATEWAY_URL, writeConfig, rssMb } = require('./common');
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,8 +21,6 @@ const CONNECTIONS = Number(arg('connections', 20));
 const OP = arg('op', 'get');
 const VIA = arg('via', 'gateway');
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
-const KEY = 'bench-api-key-0123456789';
-const root = path.resolve(__dirname, '..');
 const children = [];
 const TICK = 100; // USER_HZ on Linux
 
@@ -32,48 +29,23 @@ function cpuMs(pid) {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop().trim().split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICK;
 }
-const rssMb = (pid, field) => {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-};
-
-function waitForLine(child, re) {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (d) => {
-      out += d.toString();
-      const m = re.exec(out);
-      if (m) {
-        child.stdout.off('data', onData);
-        child.stdout.resume();
-        resolve(m);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-}
 
 const fire = (opts) => new Promise((resolve, reject) => autocannon(opts, (err, r) => (err ? reject(err) : resolve(r))));
 
 async function main() {
-  const backend = spawn(process.execPath, [path.join(__dirname, 'backend.js'), '1000'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(backend);
-  const backends = JSON.parse((await waitForLine(backend, /^\{.*\}$/m))[0]);
-  const vb = backends.voipbin;
+  const backend = await startNode(path.join(__dirname, 'backend.js'), ['1000'], { re: BACKEND_LINE, children });
+  const vb = JSON.parse(backend.m[1]).voipbin;
   const config = {
     server: { host: '127.0.0.1', port: 0, rate_limit: { requests: 0 } },
     logging: { level: 'info' },
     api_keys: [{ id: 'bench', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
     tenants: { cloud: { backend: 'voipbin', base_url: `${vb.url}/v1.0`, resilience: { max_concurrent: 64 }, auth: { accesskey: vb.accesskey } } },
   };
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-cpu-')), 'bench.yaml');
-  fs.writeFileSync(file, JSON.stringify(config));
+  const file = writeConfig(config, 'cpu');
   const script = { gateway: 'dist/src/main.js', naive: 'bench/naive.js', forwarder: 'bench/forwarder.js' }[VIA];
-  const env = { ...process.env, TARGET: vb.url, ACCESSKEY: vb.accesskey };
-  const server = spawn(process.execPath, [...NODE_ARGS, path.join(arg('root', root), script), '--config', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(server);
-  const url = (await waitForLine(server, /"url":"(http:\/\/[^"]+)"/))[1];
+  const env = { TARGET: vb.url, ACCESSKEY: vb.accesskey };
+  const { child: server, m: listening } = await startNode(path.join(arg('root', root), script), ['--config', file], { re: GATEWAY_URL, env, nodeArgs: NODE_ARGS, children });
+  const url = listening[1];
   const paths = {
     gateway: OP === 'list' ? '/v1/tenants/cloud/extensions?page_size=100' : `/v1/tenants/cloud/extensions/${vb.id}`,
     naive: `/extensions/${vb.id}`,

@@ -7,11 +7,10 @@
 //          --only get,list,create,directory  --modes rate,saturation
 //          --node-args "..." (extra node flags for the gateway, e.g. "--single-threaded-gc")
 //          --warmup S (per target before it is measured, default 3: JIT-compiled code, open sockets, as in service)
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
+const { root, KEY, startNode, GATEWAY_URL, writeConfig, rssMb } = require('./common');
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,33 +26,13 @@ const ONLY = arg('only', 'get,list,create,directory').split(',');
 const MODES = arg('modes', 'rate,saturation').split(',');
 const WARMUP = Number(arg('warmup', 3));
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
-const KEY = 'bench-api-key-0123456789';
-const root = path.resolve(__dirname, '..');
 const children = [];
-
-/** Start a node script, wait for its first JSON line. */
-function start(script, args, env = {}) {
-  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{') && (l.includes('"url"') || l.includes('"voipbin"')));
-      if (line) resolve({ child, info: JSON.parse(line) });
-    });
-    child.on('exit', (code) => reject(new Error(`${script} exited ${code}: ${out}`)));
-  });
-}
-
-function peakRssMb(pid) {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : NaN;
-  } catch {
-    return NaN;
-  }
-}
+/** A JSON line on stdout: the backends' description, or a reference server's URL. */
+const JSON_LINE = /^(\{.*\})$/m;
+const start = async (script, args, env = {}) => {
+  const { child, m } = await startNode(script, args, { re: JSON_LINE, env, children });
+  return { child, info: JSON.parse(m[1]) };
+};
 
 const calls = async (url) => (await (await fetch(`${url}/__bench/calls`)).json()).calls;
 
@@ -79,24 +58,10 @@ async function main() {
       vital: { backend: 'vitalpbx', base_url: `${backends.vitalpbx.url}/api/v2`, auth: { app_key: backends.vitalpbx.app_key, tenant: 'vitalpbx' } },
     },
   };
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-bench-')), 'bench.yaml');
-  fs.writeFileSync(file, JSON.stringify(config));
+  const file = writeConfig(config, 'bench');
   // The gateway's request log goes to /dev/null through the same asynchronous pino destination it uses in production.
-  const gatewayChild = spawn(process.execPath, [...NODE_ARGS, path.join(root, 'dist/src/main.js'), '--config', file], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(gatewayChild);
-  const gw = await new Promise((resolve) => {
-    let out = '';
-    const onData = (d) => {
-      out += d.toString();
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (m) {
-        gatewayChild.stdout.off('data', onData);
-        gatewayChild.stdout.resume();
-        resolve(m[1]);
-      }
-    };
-    gatewayChild.stdout.on('data', onData);
-  });
+  const { child: gatewayChild, m: listening } = await startNode(path.join(root, 'dist/src/main.js'), ['--config', file], { re: GATEWAY_URL, nodeArgs: NODE_ARGS, children });
+  const gw = listening[1];
   const auth = { authorization: `Bearer ${KEY}` };
   const q = `accesskey=${vb.accesskey}`;
   let seq = 0;
@@ -176,7 +141,7 @@ async function main() {
   console.log(`\npbx-gateway bench: ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}, ${DURATION} s a run; latency in ms`);
   console.log(line(cols));
   for (const r of rows) console.log(line(cols.map((c) => r[c])));
-  console.log(`gateway peak RSS: ${peakRssMb(gatewayChild.pid)} MB`);
+  console.log(`gateway peak RSS: ${rssMb(gatewayChild.pid)} MB`);
 }
 
 main()
