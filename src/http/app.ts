@@ -50,7 +50,8 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * `res.json` for this app only (Express' documented `app.response` prototype): the gateway uses none of what
  * Express' own does beyond stringify and send (JSON replacer, spaces and escape settings, charset parsing,
- * ETag and freshness checks: there is no ETag to be fresh against), and every answer goes through it.
+ * ETag and freshness checks: there is no ETag to be fresh against), and every JSON answer but a problem goes
+ * through it.
  */
 function leanJson(this: Response, body: unknown): Response {
   const text = JSON.stringify(body) ?? '';
