@@ -114,7 +114,3 @@ export class RequestLog {
     if (this.root.isLevelEnabled(level)) this.root[level]({ ...this.bindings, ...obj }, msg);
   }
 }
-
-export function requestLog(root: Logger, bindings: Record<string, unknown>): RequestLog {
-  return new RequestLog(root, bindings);
-}

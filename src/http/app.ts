@@ -7,7 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import { MalformedRequestError, NotFoundError } from '../errors';
 import type { Tenant } from '../extensions';
-import { redactUrl, requestLog } from '../log';
+import { redactUrl, RequestLog } from '../log';
 import { Metrics } from '../metrics';
 import { buildOpenApi } from '../openapi';
 import { renderDocs } from './docs';
@@ -91,7 +91,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
-    req.log = requestLog(deps.logger, { req_id: requestId });
+    req.log = new RequestLog(deps.logger, { req_id: requestId });
     const started = performance.now();
     res.on('finish', () => {
       const elapsed = performance.now() - started;

@@ -9,9 +9,8 @@ import type { StateStore } from '../state/store';
 import { authenticate, requireScope, type ApiKeys } from './auth';
 
 /** GET and HEAD read; everything else writes. */
-export function scopeByMethod(req: Request, _res: Response, next: NextFunction): void {
+function requireScopeOfMethod(req: Request): void {
   requireScope(req, req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
-  next();
 }
 
 /** Fixed-window limit per API key, with the IETF `RateLimit-*` headers on every answer. */
@@ -67,7 +66,7 @@ export function apiGuards(keys: ApiKeys, store: StateStore, defaults: RateLimitC
       limited(req, res, (err2?: unknown) => {
         if (err2) return next(err2);
         try {
-          scopeByMethod(req, res, () => undefined);
+          requireScopeOfMethod(req);
         } catch (denied) {
           return next(denied);
         }
