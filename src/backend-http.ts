@@ -13,9 +13,11 @@ import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailable
 import { leanAdapter } from './lean-adapter';
 import { redactUrl } from './log';
 import { noBackendMetrics, type BackendMetrics } from './metrics';
-import { currentContext, remainingBudgetMs } from './request-context';
+import { remainingBudgetMs, type RequestContext } from './request-context';
 
 export interface BackendRequest {
+  /** The request this call serves: its id is forwarded, its remaining budget caps the call's timeout. */
+  ctx: RequestContext;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Relative to the client's base URL, or absolute. */
   url: string;
@@ -181,7 +183,7 @@ export class BackendHttp {
       if (wait === undefined) return res;
       const maxWait = this.opts.maxRetryAfterMs ?? 2000;
       // A 429/503 means the backend did not act on the request, so even a create may be sent again.
-      if (attempt < 2 && wait <= maxWait && wait + 50 < remainingBudgetMs()) {
+      if (attempt < 2 && wait <= maxWait && wait + 50 < remainingBudgetMs(req.ctx)) {
         await this.sleep(wait);
         continue;
       }
@@ -201,12 +203,12 @@ export class BackendHttp {
   }
 
   private async send(req: BackendRequest): Promise<BackendResponse> {
-    const remaining = remainingBudgetMs();
+    const ctx = req.ctx;
+    const remaining = remainingBudgetMs(ctx);
     if (remaining <= 0) throw new BackendTimeoutError(this.backend, 'The request ran out of time before the backend was called.');
     const timeout = Math.max(1, Math.min(this.opts.timeoutMs, remaining));
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity', ...req.headers };
-    const ctx = currentContext();
-    if (ctx && this.opts.requestIdHeader) headers[this.opts.requestIdHeader] = ctx.requestId;
+    if (this.opts.requestIdHeader) headers[this.opts.requestIdHeader] = ctx.requestId;
     let data = req.data;
     if (data !== undefined && typeof data !== 'string') {
       data = JSON.stringify(data);
@@ -222,13 +224,13 @@ export class BackendHttp {
       const ms = Math.round(elapsed);
       this.metrics.call(res.status >= 500 ? 'server_error' : res.status >= 400 ? 'client_error' : 'success', elapsed / 1000);
       if (res.status < 500 && res.status !== 401 && res.status !== 403) this.lastAnsweredAt = Date.now();
-      this.opts.logger.debug({ req_id: ctx?.requestId, backend: this.backend, method: req.method, url: logUrl, status: res.status, ms }, 'backend call');
+      this.opts.logger.debug({ req_id: ctx.requestId, backend: this.backend, method: req.method, url: logUrl, status: res.status, ms }, 'backend call');
       return { status: res.status, headers: flattenHeaders(res.headers), text: typeof res.data === 'string' ? res.data : '' };
     } catch (err) {
       const elapsed = performance.now() - started;
       const ms = Math.round(elapsed);
       const code = isAxiosError(err) ? err.code : undefined;
-      this.opts.logger.warn({ req_id: ctx?.requestId, backend: this.backend, method: req.method, url: logUrl, code, ms }, 'backend call failed');
+      this.opts.logger.warn({ req_id: ctx.requestId, backend: this.backend, method: req.method, url: logUrl, code, ms }, 'backend call failed');
       const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED';
       this.metrics.call(timedOut ? 'timeout' : 'network_error', elapsed / 1000);
       if (timedOut) {

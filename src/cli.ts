@@ -22,7 +22,7 @@ import { toProblem } from './http/problems';
 import { createLogger } from './log';
 import { main, startSimulators } from './main';
 import { readPage, type Page } from './paging';
-import { runWithContext } from './request-context';
+import { newRequestContext, type RequestContext } from './request-context';
 import { check, validators } from './schemas';
 import { buildTenants } from './tenants';
 
@@ -167,7 +167,7 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
     throw err;
   }
   // Each operation gets the request budget a route would have, and a request id for the backend's logs.
-  const run = <T>(fn: () => Promise<T>) => runWithContext({ requestId: `cli-${randomUUID()}`, deadline: Date.now() + config.server.request_budget_ms }, fn);
+  const run = <T>(fn: (ctx: RequestContext) => Promise<T>) => fn(newRequestContext(`cli-${randomUUID()}`, config.server.request_budget_ms));
   const migrations = new Migrations(new MemoryStore(), () => tenants, logger);
   const tenant = (name: string) => {
     const t = tenants.get(name);
@@ -177,24 +177,24 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
   return {
     tenants: async () => [...tenants.values()].map((t) => ({ name: t.name, backend: t.backend, capabilities: t.adapter.capabilities })),
     list: (name, size, token) =>
-      run(async () => {
+      run(async (ctx) => {
         const t = tenant(name);
         ops.requireOp(t, 'list');
-        const page = await readPage(t.adapter, t.name, size, token);
+        const page = await readPage(ctx, t.adapter, t.name, size, token);
         return { items: page.items.map((e) => ops.shape(e, {})), next_page_token: page.next_page_token };
       }),
     get: (name, id, password) =>
-      run(async () => {
+      run(async (ctx) => {
         const t = tenant(name);
         ops.requireOp(t, 'get');
-        return ops.shape(await t.adapter.getExtension(ops.safeId(id)), { includePassword: password });
+        return ops.shape(await t.adapter.getExtension(ctx, ops.safeId(id)), { includePassword: password });
       }),
-    create: (name, body) => run(async () => ops.shape(await ops.createExtension(tenant(name), check<ExtensionCreate>(validators.extensionCreate, body)), { includePassword: true })),
-    remove: (name, id) => run(() => ops.deleteExtension(tenant(name), ops.safeId(id))),
-    removeMany: (name, ids) => run(() => ops.deleteExtensions(tenant(name), ids)),
+    create: (name, body) => run(async (ctx) => ops.shape(await ops.createExtension(ctx, tenant(name), check<ExtensionCreate>(validators.extensionCreate, body)), { includePassword: true })),
+    remove: (name, id) => run((ctx) => ops.deleteExtension(ctx, tenant(name), ops.safeId(id))),
+    removeMany: (name, ids) => run((ctx) => ops.deleteExtensions(ctx, tenant(name), ids)),
     migrate: (body) =>
-      run(async () => {
-        const planned = await migrations.plan(check<MigrationCreate>(validators.migrationCreate, body));
+      run(async (ctx) => {
+        const planned = await migrations.plan(ctx, check<MigrationCreate>(validators.migrationCreate, body));
         if (body.dry_run ?? true) return { dry_run: true as const, summary: summarize(planned.items), items: planned.items };
         return migrations.start(body, planned);
       }),

@@ -6,8 +6,10 @@
 import type { Logger } from 'pino';
 import type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, RingGroup, RingGroupCreate, RingGroupPatch, TenantConfig, VoicemailMessage } from '../schemas/types';
 import type { BackendHttp } from './backend-http';
+import type { RequestContext } from './request-context';
 import type { StateStore } from './state/store';
 
+export type { RequestContext };
 export type { BatchDeleteItem, CallSummary, Capabilities, Device, Extension, ExtensionPatch, QueueMembership, RingGroup, RingGroupCreate, RingGroupPatch, TenantConfig, VoicemailMessage };
 
 /** One window of the backend's own list, starting at `cursor` (null: the start). */
@@ -38,35 +40,39 @@ export interface WriteOptions {
   deferApply?: boolean;
 }
 
+/**
+ * Every method takes the calling request's context first and hands it to each backend call it makes (in the
+ * BackendRequest), so that the call forwards the request id and stops when the request's time budget is spent.
+ */
 export interface PbxAdapter {
   readonly backend: string;
   readonly capabilities: Capabilities;
-  listExtensions(req: ListPageRequest): Promise<ListPage>;
+  listExtensions(ctx: RequestContext, req: ListPageRequest): Promise<ListPage>;
   /** Throws NotFoundError when the id does not name a live extension of this tenant. */
-  getExtension(id: string): Promise<Extension>;
+  getExtension(ctx: RequestContext, id: string): Promise<Extension>;
   /** Throws ConflictError when the number is taken: the adapter checks before writing. */
-  createExtension(input: NewExtension, opts?: WriteOptions): Promise<Extension>;
+  createExtension(ctx: RequestContext, input: NewExtension, opts?: WriteOptions): Promise<Extension>;
   /** Fields left out of the patch keep their values. */
-  updateExtension(id: string, patch: ExtensionPatch, opts?: WriteOptions): Promise<Extension>;
+  updateExtension(ctx: RequestContext, id: string, patch: ExtensionPatch, opts?: WriteOptions): Promise<Extension>;
   /** Apply the changes held back by deferred writes (one PBX reload for a whole batch). */
-  applyChanges?(): Promise<void>;
-  deleteExtension(id: string): Promise<void>;
+  applyChanges?(ctx: RequestContext): Promise<void>;
+  deleteExtension(ctx: RequestContext, id: string): Promise<void>;
   /** Backends with a native batch delete implement this; others get the gateway's one-by-one fallback. */
-  deleteExtensions?(ids: string[]): Promise<BatchDeleteItem[]>;
+  deleteExtensions?(ctx: RequestContext, ids: string[]): Promise<BatchDeleteItem[]>;
   /** Only where capabilities.direct_uri is true. */
-  regenerateDirectHash?(id: string): Promise<Extension>;
+  regenerateDirectHash?(ctx: RequestContext, id: string): Promise<Extension>;
   /** Extension details, each only where the matching capability flag is true. Devices carry their passwords;
    * the gateway removes them unless asked. All throw NotFoundError for an unknown extension id. */
-  listDevices?(extensionId: string): Promise<Device[]>;
-  listQueues?(extensionId: string): Promise<QueueMembership[]>;
-  getCallSummary?(extensionId: string): Promise<CallSummary>;
-  listVoicemail?(extensionId: string): Promise<VoicemailMessage[]>;
+  listDevices?(ctx: RequestContext, extensionId: string): Promise<Device[]>;
+  listQueues?(ctx: RequestContext, extensionId: string): Promise<QueueMembership[]>;
+  getCallSummary?(ctx: RequestContext, extensionId: string): Promise<CallSummary>;
+  listVoicemail?(ctx: RequestContext, extensionId: string): Promise<VoicemailMessage[]>;
   /** Ring groups, only where capabilities.ring_groups is true. Missing ids throw NotFoundError. */
-  listRingGroups?(): Promise<RingGroup[]>;
-  getRingGroup?(id: string): Promise<RingGroup>;
-  createRingGroup?(input: RingGroupCreate): Promise<RingGroup>;
-  updateRingGroup?(id: string, patch: RingGroupPatch): Promise<RingGroup>;
-  deleteRingGroup?(id: string): Promise<void>;
+  listRingGroups?(ctx: RequestContext): Promise<RingGroup[]>;
+  getRingGroup?(ctx: RequestContext, id: string): Promise<RingGroup>;
+  createRingGroup?(ctx: RequestContext, input: RingGroupCreate): Promise<RingGroup>;
+  updateRingGroup?(ctx: RequestContext, id: string, patch: RingGroupPatch): Promise<RingGroup>;
+  deleteRingGroup?(ctx: RequestContext, id: string): Promise<void>;
   /** Release timers and sockets. */
   close?(): Promise<void>;
 }

@@ -6,7 +6,7 @@
  * offset bound to the query that made it.
  */
 import { createHash } from 'node:crypto';
-import type { Extension } from './contract';
+import type { Extension, RequestContext } from './contract';
 import { asGatewayError, ValidationError } from './errors';
 import type { Tenant } from './extensions';
 import { allExtensions } from './paging';
@@ -70,13 +70,14 @@ export class DirectorySnapshots {
 
   constructor(private readonly ttlMs = 5000) {}
 
-  get(tenant: Tenant): Promise<Extension[]> {
+  /** A walk that starts here serves every search that shares it: it runs on the first caller's context. */
+  get(ctx: RequestContext, tenant: Tenant): Promise<Extension[]> {
     const now = Date.now();
     const hit = this.entries.get(tenant.name);
     if (hit && now - hit.at < this.ttlMs) return hit.items;
     const items = (async () => {
       const all: Extension[] = [];
-      for await (const e of allExtensions(tenant.adapter)) all.push(e);
+      for await (const e of allExtensions(ctx, tenant.adapter)) all.push(e);
       return all;
     })();
     this.entries.set(tenant.name, { at: now, items });
@@ -86,11 +87,11 @@ export class DirectorySnapshots {
   }
 }
 
-export async function searchDirectory(tenants: Tenant[], query: DirectoryQuery, scope: unknown, snapshots: DirectorySnapshots = new DirectorySnapshots(0), concurrency = 4): Promise<DirectoryPage> {
+export async function searchDirectory(ctx: RequestContext, tenants: Tenant[], query: DirectoryQuery, scope: unknown, snapshots: DirectorySnapshots = new DirectorySnapshots(0), concurrency = 4): Promise<DirectoryPage> {
   const ordered = [...tenants].sort((a, b) => a.name.localeCompare(b.name));
   const fp = fingerprint({ q: query.q ?? '', tenants: ordered.map((t) => t.name), scope });
   const offset = query.page_token ? decode(query.page_token, fp) : 0;
-  const found = await eachTenant(ordered, concurrency, async (t) => (await snapshots.get(t)).filter((e) => matches(e, query.q)));
+  const found = await eachTenant(ordered, concurrency, async (t) => (await snapshots.get(ctx, t)).filter((e) => matches(e, query.q)));
   const items: Extension[] = [];
   const unavailable: DirectoryPage['unavailable'] = [];
   found.forEach((r, i) => {

@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter, RingGroupCreate, RingGroupPatch, WriteOptions } from './contract';
 import { asGatewayError, BackendTimeoutError, BackendUnavailableError, NotFoundError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
 import { allExtensions } from './paging';
-import { currentContext, runWithContext } from './request-context';
+import type { RequestContext } from './request-context';
 import type { ExtensionCreate } from '../schemas/types';
 import type { BackendHttp } from './backend-http';
 
@@ -62,47 +62,45 @@ export function shape(ext: Extension, opts: OutputOptions): Extension {
   return out;
 }
 
-export async function createExtension(tenant: Tenant, body: ExtensionCreate, opts?: WriteOptions): Promise<Extension> {
+export async function createExtension(ctx: RequestContext, tenant: Tenant, body: ExtensionCreate, opts?: WriteOptions): Promise<Extension> {
   requireOp(tenant, 'create');
   if (body.extension === undefined) requireOp(tenant, 'auto_number');
   // A generated password is the gateway's own choice, so only what the caller sent must be storable.
   requireWritable(tenant, body);
   const password = body.password ?? generateSipPassword();
   try {
-    const created = await tenant.adapter.createExtension({ ...body, password }, opts);
+    const created = await tenant.adapter.createExtension(ctx, { ...body, password }, opts);
     return { ...created, password: created.password ?? password };
   } catch (err) {
     // The create may have been carried out although its answer was lost (timeout, reset after sending).
     // Read the backend before answering, so the caller learns whether the extension exists.
     if (!(err instanceof BackendTimeoutError || err instanceof BackendUnavailableError) || body.extension === undefined) throw err;
-    const found = await reconcile(tenant, body.extension);
+    const found = await reconcile(ctx, tenant, body.extension);
     if (!found) throw err;
     return { ...found, password: found.password ?? password };
   }
 }
 
 /** Look for an extension by number, with a short budget of its own (the request's may be spent). */
-async function reconcile(tenant: Tenant, number: string): Promise<Extension | undefined> {
-  const ctx = currentContext();
-  return runWithContext({ requestId: ctx?.requestId ?? 'reconcile', deadline: Date.now() + 5000 }, async () => {
-    try {
-      for await (const ext of allExtensions(tenant.adapter)) if (ext.extension === number) return tenant.adapter.getExtension(ext.id);
-    } catch {
-      // Could not find out: the caller gets the original failure, which says the outcome is unknown.
-    }
-    return undefined;
-  });
+async function reconcile(ctx: RequestContext, tenant: Tenant, number: string): Promise<Extension | undefined> {
+  const own: RequestContext = { requestId: ctx.requestId, deadline: Date.now() + 5000 };
+  try {
+    for await (const ext of allExtensions(own, tenant.adapter)) if (ext.extension === number) return await tenant.adapter.getExtension(own, ext.id);
+  } catch {
+    // Could not find out: the caller gets the original failure, which says the outcome is unknown.
+  }
+  return undefined;
 }
 
-export async function updateExtension(tenant: Tenant, id: string, patch: ExtensionPatch, opts?: WriteOptions): Promise<Extension> {
+export async function updateExtension(ctx: RequestContext, tenant: Tenant, id: string, patch: ExtensionPatch, opts?: WriteOptions): Promise<Extension> {
   requireOp(tenant, 'update');
   requireWritable(tenant, patch);
-  return tenant.adapter.updateExtension(id, patch, opts);
+  return tenant.adapter.updateExtension(ctx, id, patch, opts);
 }
 
-export async function deleteExtension(tenant: Tenant, id: string): Promise<void> {
+export async function deleteExtension(ctx: RequestContext, tenant: Tenant, id: string): Promise<void> {
   requireOp(tenant, 'delete');
-  await tenant.adapter.deleteExtension(id);
+  await tenant.adapter.deleteExtension(ctx, id);
 }
 
 /** Ids are checked before any backend call: nothing outside the extension path it names can reach a backend. */
@@ -117,23 +115,23 @@ export function safeId(id: string): string {
  * One result per id, in the order given, whatever happens to each: an id that cannot exist is `not_found`
  * without a backend call, and an id given twice is sent once and answered the same both times.
  */
-export async function deleteExtensions(tenant: Tenant, ids: string[], concurrency = 4): Promise<BatchDeleteItem[]> {
+export async function deleteExtensions(ctx: RequestContext, tenant: Tenant, ids: string[], concurrency = 4): Promise<BatchDeleteItem[]> {
   requireOp(tenant, 'batch_delete');
   const unique = [...new Set(ids.filter((id) => SAFE_ID.test(id)))];
-  const results = new Map((await deleteMany(tenant, unique, concurrency)).map((r) => [r.id, r]));
+  const results = new Map((await deleteMany(ctx, tenant, unique, concurrency)).map((r) => [r.id, r]));
   return ids.map((id) => results.get(id) ?? { id, status: 'not_found' as const });
 }
 
 /** The backend's own batch delete, or one delete per id with bounded concurrency. */
-async function deleteMany(tenant: Tenant, ids: string[], concurrency: number): Promise<BatchDeleteItem[]> {
+async function deleteMany(ctx: RequestContext, tenant: Tenant, ids: string[], concurrency: number): Promise<BatchDeleteItem[]> {
   if (ids.length === 0) return [];
-  if (tenant.adapter.deleteExtensions) return tenant.adapter.deleteExtensions(ids);
+  if (tenant.adapter.deleteExtensions) return tenant.adapter.deleteExtensions(ctx, ids);
   const results: BatchDeleteItem[] = new Array(ids.length);
   let next = 0;
   const worker = async () => {
     while (next < ids.length) {
       const i = next++;
-      results[i] = await tenant.adapter.deleteExtension(ids[i]).then(
+      results[i] = await tenant.adapter.deleteExtension(ctx, ids[i]).then(
         (): BatchDeleteItem => ({ id: ids[i], status: 'deleted' }),
         (err): BatchDeleteItem => batchFailure(ids[i], err),
       );
@@ -149,28 +147,28 @@ export function batchFailure(id: string, err: unknown): BatchDeleteItem {
   return { id, status: 'failed', error: { type: `/problems/${e.slug}`, title: e.title, status: e.status, detail: e.message } };
 }
 
-export async function regenerateDirectHash(tenant: Tenant, id: string): Promise<Extension> {
+export async function regenerateDirectHash(ctx: RequestContext, tenant: Tenant, id: string): Promise<Extension> {
   requireFeature(tenant, 'direct_uri');
   if (!tenant.adapter.regenerateDirectHash) throw new UnsupportedError(tenant.backend, 'direct_uri');
-  return tenant.adapter.regenerateDirectHash(id);
+  return tenant.adapter.regenerateDirectHash(ctx, id);
 }
 
 /** The detail sub-resources of an extension: one capability flag and one optional adapter method each. */
 export const details = {
-  devices: (t: Tenant, id: string) => call(t, 'devices', t.adapter.listDevices, id),
-  queues: (t: Tenant, id: string) => call(t, 'queues', t.adapter.listQueues, id),
-  call_summary: (t: Tenant, id: string) => call(t, 'call_summary', t.adapter.getCallSummary, id),
-  voicemail: (t: Tenant, id: string) => call(t, 'voicemail', t.adapter.listVoicemail, id),
+  devices: (ctx: RequestContext, t: Tenant, id: string) => call(ctx, t, 'devices', t.adapter.listDevices, id),
+  queues: (ctx: RequestContext, t: Tenant, id: string) => call(ctx, t, 'queues', t.adapter.listQueues, id),
+  call_summary: (ctx: RequestContext, t: Tenant, id: string) => call(ctx, t, 'call_summary', t.adapter.getCallSummary, id),
+  voicemail: (ctx: RequestContext, t: Tenant, id: string) => call(ctx, t, 'voicemail', t.adapter.listVoicemail, id),
 };
 
-function call<R>(tenant: Tenant, feature: Feature, method: ((id: string) => Promise<R>) | undefined, id: string): Promise<R> {
+function call<R>(ctx: RequestContext, tenant: Tenant, feature: Feature, method: ((ctx: RequestContext, id: string) => Promise<R>) | undefined, id: string): Promise<R> {
   requireFeature(tenant, feature);
   if (!method) throw new UnsupportedError(tenant.backend, feature);
-  return method.call(tenant.adapter, id);
+  return method.call(tenant.adapter, ctx, id);
 }
 
 /** Ring groups: one capability flag, five optional adapter methods. */
-export function ringGroups(tenant: Tenant) {
+export function ringGroups(ctx: RequestContext, tenant: Tenant) {
   requireFeature(tenant, 'ring_groups');
   const a = tenant.adapter;
   const need = <F>(f: F | undefined): F => {
@@ -178,10 +176,10 @@ export function ringGroups(tenant: Tenant) {
     return f;
   };
   return {
-    list: () => need(a.listRingGroups).call(a),
-    get: (id: string) => need(a.getRingGroup).call(a, id),
-    create: (input: RingGroupCreate) => need(a.createRingGroup).call(a, input),
-    update: (id: string, patch: RingGroupPatch) => need(a.updateRingGroup).call(a, id, patch),
-    delete: (id: string) => need(a.deleteRingGroup).call(a, id),
+    list: () => need(a.listRingGroups).call(a, ctx),
+    get: (id: string) => need(a.getRingGroup).call(a, ctx, id),
+    create: (input: RingGroupCreate) => need(a.createRingGroup).call(a, ctx, input),
+    update: (id: string, patch: RingGroupPatch) => need(a.updateRingGroup).call(a, ctx, id, patch),
+    delete: (id: string) => need(a.deleteRingGroup).call(a, ctx, id),
   };
 }

@@ -13,7 +13,7 @@ import { asGatewayError, ConflictError, NotFoundError, UnprocessableError, Unsup
 import type { Tenant } from './extensions';
 import { toProblem } from './http/problems';
 import { allExtensions } from './paging';
-import { runWithContext } from './request-context';
+import type { RequestContext } from './request-context';
 import type { StateStore } from './state/store';
 
 const KEEP_MS = 30 * 24 * 3600_000;
@@ -59,23 +59,24 @@ export class Migrations {
   }
 
   /** What would happen: refuses a read-only target and a source it cannot list, before reading anything. */
-  async plan(req: MigrationCreate): Promise<PlannedMigration> {
+  /** Reads both tenants on the calling request's context. */
+  async plan(ctx: RequestContext, req: MigrationCreate): Promise<PlannedMigration> {
     const source = this.tenant(req.from, '/from');
     const target = this.tenant(req.to, '/to');
     if (source.name === target.name) throw new ValidationError([{ pointer: '/to', detail: 'must be another tenant than from' }]);
     if (!source.adapter.capabilities.extensions.list) throw new UnsupportedError(source.backend, 'extensions.list');
     if (!target.adapter.capabilities.extensions.create) throw new UnsupportedError(target.backend, 'extensions.create');
-    const desired = await this.desired(source, req);
-    const items = planItems(desired, await existingByNumber(target), target.adapter.capabilities, req.on_conflict ?? 'fail');
+    const desired = await this.desired(ctx, source, req);
+    const items = planItems(desired, await existingByNumber(ctx, target), target.adapter.capabilities, req.on_conflict ?? 'fail');
     return { source, target, desired, items };
   }
 
-  private async desired(source: Tenant, req: MigrationCreate): Promise<Desired[]> {
+  private async desired(ctx: RequestContext, source: Tenant, req: MigrationCreate): Promise<Desired[]> {
     const sel = req.select;
     const inRange = (n: string) => !sel?.range || (/^\d+$/.test(n) && BigInt(n) >= BigInt(sel.range.from) && BigInt(n) <= BigInt(sel.range.to));
     const wanted = sel?.extensions ? new Set(sel.extensions) : undefined;
     const out: Desired[] = [];
-    for await (const e of allExtensions(source.adapter)) {
+    for await (const e of allExtensions(ctx, source.adapter)) {
       if ((wanted && !wanted.has(e.extension)) || !inRange(e.extension) || !matches(e, sel?.q)) continue;
       out.push({
         row: out.length + 1,
@@ -126,16 +127,16 @@ export class Migrations {
 
   /** Take up an interrupted migration: items already done are skipped; a create that landed before the
    * interruption (but was not recorded) is recognised on the target and counted done. */
-  async resume(id: string): Promise<MigrationState> {
+  async resume(ctx: RequestContext, id: string): Promise<MigrationState> {
     const state = await this.get(id);
     if (state.status !== 'interrupted') throw new ConflictError(`Migration '${id}' is ${state.status}; only an interrupted migration can be resumed.`);
     if (!(await this.store.setIfAbsent(`migration:${id}:lease`, 'resuming', LEASE_MS))) throw new ConflictError(`Migration '${id}' is being resumed already.`);
     const source = this.tenant(state.from, '/from');
     const target = this.tenant(state.to, '/to');
-    const desired = await this.desired(source, { from: state.from, to: state.to, ...state.options });
+    const desired = await this.desired(ctx, source, { from: state.from, to: state.to, ...state.options });
     const byNumber = new Map(desired.map((d) => [d.extension, d]));
     const finished = new Set(state.results.map((r) => r.row));
-    const existing = await existingByNumber(target);
+    const existing = await existingByNumber(ctx, target);
     const remaining: PlanItem[] = [];
     for (const item of state.items.filter((i) => !finished.has(i.row))) {
       const found = item.extension ? existing.get(item.extension) : undefined;
@@ -164,13 +165,13 @@ export class Migrations {
     lease.unref();
     void this.store.set(`migration:${state.id}:lease`, 'running', LEASE_MS).catch(() => undefined);
     const desired = new Map(planned.desired.map((d) => [d.row, d]));
-    const work = runWithContext({ requestId: `migration-${state.id}`, deadline: Date.now() + RUN_BUDGET_MS }, () =>
-      applyPlan(planned.target, planned.items, desired, async (r) => {
-        state.results.push(r);
-        state.progress[r.status === 'done' ? 'done' : r.status === 'failed' ? 'failed' : 'skipped']++;
-        await this.save(state);
-      }),
-    );
+    // A run outlives the request that started it: it has its own id and budget.
+    const ctx: RequestContext = { requestId: `migration-${state.id}`, deadline: Date.now() + RUN_BUDGET_MS };
+    const work = applyPlan(ctx, planned.target, planned.items, desired, async (r) => {
+      state.results.push(r);
+      state.progress[r.status === 'done' ? 'done' : r.status === 'failed' ? 'failed' : 'skipped']++;
+      await this.save(state);
+    });
     work
       .then(
         () => {

@@ -1,6 +1,8 @@
-import type { Extension, ListPageRequest, PbxAdapter } from './contract';
+import type { Extension, ListPageRequest, PbxAdapter, RequestContext } from './contract';
 import { ValidationError } from './errors';
 import { decodePageToken, encodePageToken, readPage } from './paging';
+
+const ctx: RequestContext = { requestId: 'test', deadline: Date.now() + 60_000 };
 
 const ext = (n: number): Extension => ({
   id: String(n), tenant: 't', backend: 'any' as Extension['backend'], extension: String(n), name: `n${n}`, description: null,
@@ -12,7 +14,7 @@ function pagedAdapter(count: number, max: number) {
   const data = Array.from({ length: count }, (_, i) => ext(i + 1));
   const calls: ListPageRequest[] = [];
   const adapter = {
-    async listExtensions(req: ListPageRequest) {
+    async listExtensions(_ctx: RequestContext, req: ListPageRequest) {
       calls.push(req);
       const start = req.cursor ? Number(req.cursor) : 0;
       const items = data.slice(start, start + Math.min(req.limit, max));
@@ -32,7 +34,7 @@ async function walk(adapter: PbxAdapter, size: number) {
   const pages: string[][] = [];
   let token: string | undefined;
   do {
-    const page = await readPage(adapter, 't', size, token);
+    const page = await readPage(ctx, adapter, 't', size, token);
     pages.push(page.items.map((e) => e.id));
     token = page.next_page_token ?? undefined;
   } while (token && pages.length < 100);
@@ -62,18 +64,18 @@ describe('readPage', () => {
 
   it('makes several backend calls for a page larger than a backend window, one for a small page', async () => {
     const big = pagedAdapter(1000, 100);
-    await readPage(big.adapter, 't', 500);
+    await readPage(ctx, big.adapter, 't', 500);
     // Five windows of 100, then a one-item look at the sixth: the page ended at a window's end.
     expect(big.calls.map((c) => c.cursor)).toEqual([null, '100', '200', '300', '400', '500']);
     expect(big.calls[5].limit).toBe(1);
     const small = pagedAdapter(1000, 100);
-    await readPage(small.adapter, 't', 10);
+    await readPage(ctx, small.adapter, 't', 10);
     expect(small.calls).toEqual([{ cursor: null, limit: 11 }]);
   });
 
   it('looks ahead once when a page ends exactly at the end of the data', async () => {
     const { adapter, calls } = pagedAdapter(100, 100);
-    const page = await readPage(adapter, 't', 100);
+    const page = await readPage(ctx, adapter, 't', 100);
     expect(page.next_page_token).toBeNull();
     expect(calls).toHaveLength(2);
   });

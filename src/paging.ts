@@ -6,7 +6,7 @@
  * one call, and `next_page_token` is null on the last page: when a page ends exactly at the end of a backend
  * window, one look at the next window decides whether anything follows (never a token to an empty page).
  */
-import type { Extension, PbxAdapter } from './contract';
+import type { Extension, PbxAdapter, RequestContext } from './contract';
 import { ValidationError } from './errors';
 
 interface Position {
@@ -54,7 +54,7 @@ export interface Page {
   next_page_token: string | null;
 }
 
-export async function readPage(adapter: PbxAdapter, tenant: string, pageSize: number, token?: string): Promise<Page> {
+export async function readPage(ctx: RequestContext, adapter: PbxAdapter, tenant: string, pageSize: number, token?: string): Promise<Page> {
   let pos: Position = token ? decodePageToken(tenant, token) : { c: null, o: 0 };
   const items: Extension[] = [];
   // Bounded: each turn either fills the page or moves to a later window; a backend that keeps handing back
@@ -62,14 +62,14 @@ export async function readPage(adapter: PbxAdapter, tenant: string, pageSize: nu
   for (let turn = 0; turn < 1000; turn++) {
     const want = pageSize - items.length;
     // One more than needed, so a page that ends inside a window knows more follows without another call.
-    const window = await adapter.listExtensions({ cursor: pos.c, limit: pos.o + want + 1 });
+    const window = await adapter.listExtensions(ctx, { cursor: pos.c, limit: pos.o + want + 1 });
     const available = window.items.slice(pos.o);
     const taken = available.slice(0, want);
     items.push(...taken);
     if (items.length === pageSize) {
       if (available.length > taken.length) return page(items, tenant, { c: pos.c, o: pos.o + taken.length });
       if (!window.next || window.next === pos.c) return page(items, tenant, null);
-      const peek = await adapter.listExtensions({ cursor: window.next, limit: 1 });
+      const peek = await adapter.listExtensions(ctx, { cursor: window.next, limit: 1 });
       return page(items, tenant, peek.items.length > 0 ? { c: window.next, o: 0 } : null);
     }
     if (!window.next || window.items.length === 0 || window.next === pos.c) return page(items, tenant, null);
@@ -83,10 +83,10 @@ function page(items: Extension[], tenant: string, next: Position | null): Page {
 }
 
 /** Walk every extension of a tenant (duplicate checks, exports), window by window. */
-export async function* allExtensions(adapter: PbxAdapter, windowSize = 100): AsyncGenerator<Extension> {
+export async function* allExtensions(ctx: RequestContext, adapter: PbxAdapter, windowSize = 100): AsyncGenerator<Extension> {
   let cursor: string | null = null;
   for (let turn = 0; turn < 100_000; turn++) {
-    const window = await adapter.listExtensions({ cursor, limit: windowSize });
+    const window = await adapter.listExtensions(ctx, { cursor, limit: windowSize });
     yield* window.items;
     if (!window.next || window.items.length === 0 || window.next === cursor) return;
     cursor = window.next;

@@ -5,7 +5,6 @@
  */
 import type { Tenant } from './extensions';
 import { asGatewayError } from './errors';
-import { runWithContext } from './request-context';
 
 export interface TenantReadiness {
   name: string;
@@ -51,7 +50,7 @@ export class Readiness {
     const deadline = Date.now() + (this.opts.probeTimeoutMs ?? 3000);
     const base = { name: t.name, backend: t.backend };
     try {
-      await runWithContext({ requestId: `readyz-${t.name}`, deadline }, () => t.adapter.listExtensions({ cursor: null, limit: 1 }));
+      await t.adapter.listExtensions({ requestId: `readyz-${t.name}`, deadline }, { cursor: null, limit: 1 });
       return { ...base, ready: true, checked_at: new Date().toISOString() };
     } catch (err) {
       const e = asGatewayError(err);

@@ -4,6 +4,7 @@
  * errors turned into the gateway's. Nothing above this file sees a token or an envelope.
  */
 import { parseJsonBody, type BackendHttp, type BackendRequest, type BackendResponse } from '../../src/backend-http';
+import type { RequestContext } from '../../src/contract';
 import { SharedSession, sessionName } from '../../src/shared-session';
 import type { StateStore } from '../../src/state/store';
 import { BackendAuthFailedError, BackendUnavailableError, ConflictError, GatewayError, NotFoundError, UnprocessableError, type FieldFault } from '../../src/errors';
@@ -63,12 +64,12 @@ export class IssabelClient {
   }
 
   /** One API call: a valid token, one renewal and one replay if Issabel says the token expired. */
-  async call(method: BackendRequest['method'], path: string, opts: CallOptions): Promise<BackendResponse> {
-    let session = await this.validSession();
-    let res = await this.send(method, path, opts, session.access);
+  async call(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<BackendResponse> {
+    let session = await this.validSession(ctx);
+    let res = await this.send(ctx, method, path, opts, session.access);
     if (isExpiredAnswer(res, opts.idempotent)) {
-      session = await this.refreshAfterRefusal(session);
-      res = await this.send(method, path, opts, session.access);
+      session = await this.refreshAfterRefusal(ctx, session);
+      res = await this.send(ctx, method, path, opts, session.access);
       if (isExpiredAnswer(res, opts.idempotent) && res.status !== 500) {
         throw new BackendAuthFailedError(BACKEND, `Issabel refused a freshly issued token (HTTP ${res.status}).`);
       }
@@ -77,8 +78,8 @@ export class IssabelClient {
   }
 
   /** GET and unwrap `results` (v2 `{status, results}` or v1 `{results}`). */
-  async results(path: string, opts: Omit<CallOptions, 'idempotent'> & { params?: Record<string, string | undefined> } = {}): Promise<unknown[]> {
-    const res = await this.call('GET', path, { ...opts, idempotent: true });
+  async results(ctx: RequestContext, path: string, opts: Omit<CallOptions, 'idempotent'> & { params?: Record<string, string | undefined> } = {}): Promise<unknown[]> {
+    const res = await this.call(ctx, 'GET', path, { ...opts, idempotent: true });
     const body = parseJsonBody(BACKEND, res) as { status?: unknown; results?: unknown } | undefined;
     if (!body || typeof body !== 'object' || !Array.isArray(body.results)) {
       throw new BackendUnavailableError(BACKEND, 'Issabel answered without a results list.');
@@ -86,27 +87,27 @@ export class IssabelClient {
     return body.results;
   }
 
-  private send(method: BackendRequest['method'], path: string, opts: CallOptions, token: string): Promise<BackendResponse> {
+  private send(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions, token: string): Promise<BackendResponse> {
     // Issabel wants a JSON body on every write, `{}` at least, with Content-Type exactly application/json.
     const data = method === 'GET' ? undefined : (opts.data ?? {});
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (data !== undefined) headers['content-type'] = 'application/json';
-    return this.http.request({ method, url: path, params: opts.params, data, headers, idempotent: opts.idempotent, isFailure: isBackendFailure });
+    return this.http.request({ ctx, method, url: path, params: opts.params, data, headers, idempotent: opts.idempotent, isFailure: isBackendFailure });
   }
 
-  private async validSession(): Promise<Session> {
+  private async validSession(ctx: RequestContext): Promise<Session> {
     const s = this.session;
     if (s && this.now() < s.renewAt) return s;
     const fresh = (c: Session | undefined) => !!c && this.now() < c.renewAt;
-    return this.singleFlight(() => this.viaShared(fresh, (current) => (current ? this.renew(current) : this.login()), s));
+    return this.singleFlight(() => this.viaShared(fresh, (current) => (current ? this.renew(ctx, current) : this.login(ctx)), s));
   }
 
   /** The token that was refused may already have been replaced by a concurrent call (here or in another
    * gateway instance sharing the store): only renew if not. */
-  private async refreshAfterRefusal(refused: Session): Promise<Session> {
+  private async refreshAfterRefusal(ctx: RequestContext, refused: Session): Promise<Session> {
     if (this.session && this.session.access !== refused.access) return this.session;
     const replaced = (c: Session | undefined) => !!c && c.access !== refused.access && this.now() < c.renewAt;
-    return this.singleFlight(() => this.viaShared(replaced, () => this.renew(refused), refused));
+    return this.singleFlight(() => this.viaShared(replaced, () => this.renew(ctx, refused), refused));
   }
 
   /** Obtain a session once across every instance that shares the store; alone, just obtain it. */
@@ -138,9 +139,10 @@ export class IssabelClient {
     return this.pending;
   }
 
-  private async login(): Promise<Session> {
+  private async login(ctx: RequestContext): Promise<Session> {
     const form = new URLSearchParams({ user: this.auth.user, password: this.auth.password }).toString();
     const res = await this.http.request({
+      ctx,
       method: 'POST',
       url: 'authenticate',
       data: form,
@@ -158,9 +160,10 @@ export class IssabelClient {
   }
 
   /** Renew with the refresh token; when Issabel refuses (refresh expired, token unknown), log in again. */
-  private async renew(old: Session): Promise<Session> {
-    if (this.now() >= old.refreshUntil) return this.login();
+  private async renew(ctx: RequestContext, old: Session): Promise<Session> {
+    if (this.now() >= old.refreshUntil) return this.login(ctx);
     const res = await this.http.request({
+      ctx,
       method: 'GET',
       url: 'authenticate/renewtoken',
       params: { refresh_token: old.refresh, access_token: old.access },
@@ -168,7 +171,7 @@ export class IssabelClient {
     });
     const body = res.status === 200 ? safeJson(res.text) : undefined;
     const session = this.sessionFrom(body, old.refresh);
-    if (!session) return this.login();
+    if (!session) return this.login(ctx);
     this.counters.renewals++;
     this.http.recordSession('renewal');
     return session;

@@ -2,7 +2,7 @@
  * The VitalPBX adapter: read-only extensions (the published API v2 has no write calls for them) and the
  * extension details VitalPBX has: devices, queues, call summary, voicemail.
  */
-import { defineAdapter, type AdapterContext, type Capabilities, type Extension, type ListPage, type PbxAdapter } from '../../src/contract';
+import { defineAdapter, type AdapterContext, type Capabilities, type Extension, type ListPage, type PbxAdapter, type RequestContext } from '../../src/contract';
 import { BackendUnavailableError, NotFoundError, UnsupportedError } from '../../src/errors';
 import { VitalpbxClient, type VitalpbxAuth } from './client';
 import configSchema from './config.schema.json';
@@ -26,14 +26,14 @@ class VitalpbxAdapter implements PbxAdapter {
   private readonly client: VitalpbxClient;
   private readonly domain: string | null;
 
-  constructor(private readonly ctx: AdapterContext) {
-    this.client = new VitalpbxClient(ctx.http, ctx.config.auth as unknown as VitalpbxAuth);
+  constructor(private readonly setup: AdapterContext) {
+    this.client = new VitalpbxClient(setup.http, setup.config.auth as unknown as VitalpbxAuth);
     // The SIP registrar of a VitalPBX extension is the PBX itself.
-    this.domain = new URL(ctx.config.base_url).hostname || null;
+    this.domain = new URL(setup.config.base_url).hostname || null;
   }
 
   private canonical(raw: Raw): Extension {
-    return toCanonical(raw, this.ctx.tenant, this.domain);
+    return toCanonical(raw, this.setup.tenant, this.domain);
   }
 
   /** Extension ids are numbers: anything else never reaches VitalPBX (it would answer 200 with an error). */
@@ -42,8 +42,8 @@ class VitalpbxAdapter implements PbxAdapter {
     return `extensions/${id}${sub}`;
   }
 
-  async listExtensions(): Promise<ListPage> {
-    const data = await this.client.get('extensions', 'extensions');
+  async listExtensions(ctx: RequestContext): Promise<ListPage> {
+    const data = await this.client.get(ctx, 'extensions', 'extensions');
     if (!Array.isArray(data)) throw new BackendUnavailableError(this.backend, 'VitalPBX answered the list without an array.');
     // No paging on VitalPBX: all of them, in a stable order (by extension_id) for the gateway's own paging.
     const items = data.filter(isRecord).map((r) => this.canonical(r));
@@ -51,8 +51,8 @@ class VitalpbxAdapter implements PbxAdapter {
     return { items, next: null };
   }
 
-  async getExtension(id: string): Promise<Extension> {
-    const data = await this.client.get(this.path(id), `extension '${id}'`);
+  async getExtension(ctx: RequestContext, id: string): Promise<Extension> {
+    const data = await this.client.get(ctx, this.path(id), `extension '${id}'`);
     // Documented as a one-element array; accept a bare object too.
     const raw = Array.isArray(data) ? data.find(isRecord) : isRecord(data) ? data : undefined;
     if (!raw) throw new NotFoundError(`No extension '${id}'.`);
@@ -69,18 +69,18 @@ class VitalpbxAdapter implements PbxAdapter {
     throw new UnsupportedError(this.backend, 'extensions.delete');
   }
 
-  async listDevices(id: string) {
-    const data = await this.client.get(this.path(id, '/devices'), `extension '${id}'`);
+  async listDevices(ctx: RequestContext, id: string) {
+    const data = await this.client.get(ctx, this.path(id, '/devices'), `extension '${id}'`);
     return (Array.isArray(data) ? data : []).filter(isRecord).map(toDevice);
   }
-  async listQueues(id: string) {
-    return toQueues(await this.client.get(this.path(id, '/queues'), `extension '${id}'`));
+  async listQueues(ctx: RequestContext, id: string) {
+    return toQueues(await this.client.get(ctx, this.path(id, '/queues'), `extension '${id}'`));
   }
-  async getCallSummary(id: string) {
-    return toCallSummary(await this.client.get(this.path(id, '/cdr_summary'), `extension '${id}'`));
+  async getCallSummary(ctx: RequestContext, id: string) {
+    return toCallSummary(await this.client.get(ctx, this.path(id, '/cdr_summary'), `extension '${id}'`));
   }
-  async listVoicemail(id: string) {
-    return toVoicemail(await this.client.get(this.path(id, '/voicemail_records'), `extension '${id}'`));
+  async listVoicemail(ctx: RequestContext, id: string) {
+    return toVoicemail(await this.client.get(ctx, this.path(id, '/voicemail_records'), `extension '${id}'`));
   }
 }
 
@@ -88,7 +88,7 @@ export const vitalpbx = defineAdapter({
   backend: 'vitalpbx',
   configSchema,
   capabilities,
-  create: (ctx) => new VitalpbxAdapter(ctx),
+  create: (setup) => new VitalpbxAdapter(setup),
   async startSimulator() {
     const { sim, server } = await startVitalpbxSimulator();
     sim.seedDemo();

@@ -4,6 +4,7 @@
  * The envelope's `message` is never passed on: the caller learns what failed, not the backend's words.
  */
 import type { BackendHttp } from '../../src/backend-http';
+import type { RequestContext } from '../../src/contract';
 import { BackendAuthFailedError, BackendUnavailableError, GatewayError, NotFoundError } from '../../src/errors';
 import { isRecord } from './map';
 
@@ -22,8 +23,9 @@ export class VitalpbxClient {
   ) {}
 
   /** GET a path under /api/v2 and return the envelope's `data`. `what` names the resource for 404s. */
-  async get(path: string, what: string): Promise<unknown> {
+  async get(ctx: RequestContext, path: string, what: string): Promise<unknown> {
     const res = await this.http.request({
+      ctx,
       method: 'GET',
       url: path,
       headers: { 'app-key': this.auth.app_key, tenant: String(this.auth.tenant) },

@@ -2,7 +2,7 @@
  * The VoIPBIN adapter: the unified extension operations over VoIPBIN's `/v1.0/extensions`, absorbing its quirks
  * (soft delete, PUT replacing all three fields, 500 for a duplicate number, paging clamped at 100).
  */
-import { defineAdapter, type AdapterContext, type Capabilities, type Extension, type ExtensionPatch, type ListPage, type ListPageRequest, type NewExtension, type PbxAdapter } from '../../src/contract';
+import { defineAdapter, type AdapterContext, type Capabilities, type Extension, type ExtensionPatch, type ListPage, type ListPageRequest, type NewExtension, type PbxAdapter, type RequestContext } from '../../src/contract';
 import { BackendUnavailableError, ConflictError, NotFoundError } from '../../src/errors';
 import { allExtensions } from '../../src/paging';
 import { VoipbinClient, type VoipbinAuth } from './client';
@@ -34,13 +34,13 @@ class VoipbinAdapter implements PbxAdapter {
   readonly capabilities = capabilities;
   private readonly client: VoipbinClient;
 
-  constructor(private readonly ctx: AdapterContext) {
-    const cfg = ctx.config as AdapterContext['config'] & { login_url?: string };
-    this.client = new VoipbinClient(ctx.http, cfg.auth as VoipbinAuth, cfg.login_url ?? loginUrlFor(cfg.base_url), ctx.state);
+  constructor(private readonly setup: AdapterContext) {
+    const cfg = setup.config as AdapterContext['config'] & { login_url?: string };
+    this.client = new VoipbinClient(setup.http, cfg.auth as VoipbinAuth, cfg.login_url ?? loginUrlFor(cfg.base_url), setup.state);
   }
 
   private canonical(raw: VoipbinExtension): Extension {
-    return toCanonical(raw, this.ctx.tenant);
+    return toCanonical(raw, this.setup.tenant);
   }
 
   private expectExtension(body: unknown): VoipbinExtension {
@@ -50,15 +50,15 @@ class VoipbinAdapter implements PbxAdapter {
   }
 
   /** The live record, or NotFound: a malformed id never reaches VoIPBIN, a soft-deleted one is gone. */
-  private async getRaw(id: string): Promise<VoipbinExtension> {
+  private async getRaw(ctx: RequestContext, id: string): Promise<VoipbinExtension> {
     if (!isUuid(id)) throw new NotFoundError(`No extension '${id}'.`);
-    const raw = this.expectExtension(await this.client.call('GET', `extensions/${id}`, { idempotent: true, extensionId: id }));
+    const raw = this.expectExtension(await this.client.call(ctx, 'GET', `extensions/${id}`, { idempotent: true, extensionId: id }));
     if (isDeleted(raw)) throw new NotFoundError(`No extension '${id}'.`);
     return raw;
   }
 
-  async listExtensions(req: ListPageRequest): Promise<ListPage> {
-    const body = (await this.client.call('GET', 'extensions', {
+  async listExtensions(ctx: RequestContext, req: ListPageRequest): Promise<ListPage> {
+    const body = (await this.client.call(ctx, 'GET', 'extensions', {
       idempotent: true,
       params: { page_size: Math.min(Math.max(req.limit, 1), MAX_PAGE), page_token: req.cursor ?? undefined },
     })) as { result?: unknown; next_page_token?: unknown } | undefined;
@@ -69,39 +69,39 @@ class VoipbinAdapter implements PbxAdapter {
     return { items: raws.filter((r) => !isDeleted(r)).map((r) => this.canonical(r)), next: raws.length > 0 ? token : null };
   }
 
-  async getExtension(id: string): Promise<Extension> {
-    return this.canonical(await this.getRaw(id));
+  async getExtension(ctx: RequestContext, id: string): Promise<Extension> {
+    return this.canonical(await this.getRaw(ctx, id));
   }
 
-  async createExtension(input: NewExtension): Promise<Extension> {
+  async createExtension(ctx: RequestContext, input: NewExtension): Promise<Extension> {
     const number = input.extension!;
     // VoIPBIN answers a duplicate number with a bare 500; look first so the caller gets a real 409.
-    for await (const existing of allExtensions(this, MAX_PAGE)) {
+    for await (const existing of allExtensions(ctx, this, MAX_PAGE)) {
       if (existing.extension === number) {
         throw new ConflictError(`Extension ${number} already exists in this tenant.`, [{ pointer: '/extension', detail: 'already exists' }]);
       }
     }
     const body = { extension: number, password: input.password, name: input.name, detail: input.description ?? '' };
-    return this.canonical(this.expectExtension(await this.client.call('POST', 'extensions', { data: body, idempotent: false })));
+    return this.canonical(this.expectExtension(await this.client.call(ctx, 'POST', 'extensions', { data: body, idempotent: false })));
   }
 
-  async updateExtension(id: string, patch: ExtensionPatch): Promise<Extension> {
-    const current = await this.getRaw(id);
+  async updateExtension(ctx: RequestContext, id: string, patch: ExtensionPatch): Promise<Extension> {
+    const current = await this.getRaw(ctx, id);
     if (Object.keys(patch).length === 0) return this.canonical(current);
     // PUT writes "" into any of name/detail/password it is not given: always send all three, merged.
     const data = mergedPutBody(current, patch);
-    return this.canonical(this.expectExtension(await this.client.call('PUT', `extensions/${id}`, { data, idempotent: true, extensionId: id })));
+    return this.canonical(this.expectExtension(await this.client.call(ctx, 'PUT', `extensions/${id}`, { data, idempotent: true, extensionId: id })));
   }
 
-  async deleteExtension(id: string): Promise<void> {
+  async deleteExtension(ctx: RequestContext, id: string): Promise<void> {
     // DELETE is soft and answers 200 again for a deleted extension: read first so a second delete is a 404.
-    await this.getRaw(id);
-    await this.client.call('DELETE', `extensions/${id}`, { idempotent: true, extensionId: id });
+    await this.getRaw(ctx, id);
+    await this.client.call(ctx, 'DELETE', `extensions/${id}`, { idempotent: true, extensionId: id });
   }
 
-  async regenerateDirectHash(id: string): Promise<Extension> {
-    await this.getRaw(id);
-    const raw = await this.client.call('POST', `extensions/${id}/direct-hash-regenerate`, { idempotent: false, extensionId: id });
+  async regenerateDirectHash(ctx: RequestContext, id: string): Promise<Extension> {
+    await this.getRaw(ctx, id);
+    const raw = await this.client.call(ctx, 'POST', `extensions/${id}/direct-hash-regenerate`, { idempotent: false, extensionId: id });
     return this.canonical(this.expectExtension(raw));
   }
 }
@@ -110,7 +110,7 @@ export const voipbin = defineAdapter({
   backend: 'voipbin',
   configSchema,
   capabilities,
-  create: (ctx) => new VoipbinAdapter(ctx),
+  create: (setup) => new VoipbinAdapter(setup),
   async startSimulator() {
     const { sim, server } = await startVoipbinSimulator();
     sim.seedDemo();

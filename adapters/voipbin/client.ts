@@ -6,6 +6,7 @@
 import { SharedSession, sessionName } from '../../src/shared-session';
 import type { StateStore } from '../../src/state/store';
 import { parseJsonBody, type BackendHttp, type BackendRequest, type BackendResponse } from '../../src/backend-http';
+import type { RequestContext } from '../../src/contract';
 import { BackendAuthFailedError, BackendUnavailableError, ConflictError, GatewayError, NotFoundError, UnprocessableError } from '../../src/errors';
 
 export type VoipbinAuth = { accesskey: string } | { token: string } | { username: string; password: string };
@@ -53,19 +54,19 @@ export class VoipbinClient {
     if ('username' in auth && state) this.shared = new SharedSession(state, sessionName('voipbin-jwt', loginUrl, auth.username));
   }
 
-  async call(method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {
-    let { res, token } = await this.send(method, path, opts);
+  async call(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {
+    let { res, token } = await this.send(ctx, method, path, opts);
     if (res.status === 401 && 'username' in this.auth) {
       // The JWT expired or was revoked: one fresh login (unless a concurrent call, here or in another
       // instance, already made one since this token was sent), one replay. A second refusal is final.
-      if (this.token === undefined || this.token === token) await this.freshLogin(token);
-      ({ res } = await this.send(method, path, opts));
+      if (this.token === undefined || this.token === token) await this.freshLogin(ctx, token);
+      ({ res } = await this.send(ctx, method, path, opts));
     }
     if (res.status >= 200 && res.status < 300) return parseJsonBody(BACKEND, res);
     throw this.toError(res, opts);
   }
 
-  private async send(method: BackendRequest['method'], path: string, opts: CallOptions): Promise<{ res: BackendResponse; token?: string }> {
+  private async send(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<{ res: BackendResponse; token?: string }> {
     const params = { ...opts.params };
     const headers: Record<string, string> = {};
     let token: string | undefined;
@@ -73,26 +74,26 @@ export class VoipbinClient {
       // An access key is only accepted as ?accesskey= (as Bearer it would be read as a JWT and refused).
       params.accesskey = this.auth.accesskey;
     } else {
-      token = await this.currentToken();
+      token = await this.currentToken(ctx);
       headers.authorization = `Bearer ${token}`;
     }
-    const res = await this.http.request({ method, url: path, params, headers, data: opts.data, idempotent: opts.idempotent });
+    const res = await this.http.request({ ctx, method, url: path, params, headers, data: opts.data, idempotent: opts.idempotent });
     return { res, token };
   }
 
-  private async currentToken(): Promise<string> {
+  private async currentToken(ctx: RequestContext): Promise<string> {
     if (this.token) return this.token;
-    return this.freshLogin(undefined);
+    return this.freshLogin(ctx, undefined);
   }
 
   /** Single flight: concurrent callers that all found the token refused share one login, across instances too. */
-  private freshLogin(refused?: string): Promise<string> {
+  private freshLogin(ctx: RequestContext, refused?: string): Promise<string> {
     if (!('username' in this.auth)) throw new BackendAuthFailedError(BACKEND, 'VoIPBIN refused the configured token.');
     this.token = undefined;
     this.login ??= (async () => {
       try {
         const usable = (s: { token: string } | undefined) => !!s && s.token !== refused;
-        const token = this.shared ? (await this.shared.obtain(usable, async () => ({ value: { token: await this.doLogin() }, ttlMs: JWT_REUSE_MS }))).token : await this.doLogin();
+        const token = this.shared ? (await this.shared.obtain(usable, async () => ({ value: { token: await this.doLogin(ctx) }, ttlMs: JWT_REUSE_MS }))).token : await this.doLogin(ctx);
         this.token = token;
         return token;
       } finally {
@@ -102,10 +103,10 @@ export class VoipbinClient {
     return this.login;
   }
 
-  private async doLogin(): Promise<string> {
+  private async doLogin(ctx: RequestContext): Promise<string> {
     if (!('username' in this.auth)) throw new BackendAuthFailedError(BACKEND, 'VoIPBIN refused the configured token.');
     const { username, password } = this.auth;
-    const res = await this.http.request({ method: 'POST', url: this.loginUrl, data: { username, password }, idempotent: false });
+    const res = await this.http.request({ ctx, method: 'POST', url: this.loginUrl, data: { username, password }, idempotent: false });
     // Any login failure, bad credentials included, is a bare 400 with an empty body.
     if (res.status !== 200) throw new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's login (HTTP ${res.status}).`);
     const body = parseJsonBody(BACKEND, res) as { token?: unknown } | undefined;

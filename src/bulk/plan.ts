@@ -4,7 +4,7 @@
  * cannot hold (lossy). Applying follows the plan item by item, holds back the PBX's apply-changes until the end
  * (one reload per batch), reads each written extension back, and never reports an item done that is not.
  */
-import type { Capabilities, Extension, WriteOptions } from '../contract';
+import type { Capabilities, Extension, RequestContext, WriteOptions } from '../contract';
 import { asGatewayError } from '../errors';
 import * as ops from '../extensions';
 import type { Tenant } from '../extensions';
@@ -50,9 +50,9 @@ export interface ItemResult {
 }
 
 /** Every extension of the target by number: one walk, whatever its paging. */
-export async function existingByNumber(tenant: Tenant): Promise<Map<string, Extension>> {
+export async function existingByNumber(ctx: RequestContext, tenant: Tenant): Promise<Map<string, Extension>> {
   const out = new Map<string, Extension>();
-  for await (const e of allExtensions(tenant.adapter)) out.set(e.extension, e);
+  for await (const e of allExtensions(ctx, tenant.adapter)) out.set(e.extension, e);
   return out;
 }
 
@@ -115,6 +115,7 @@ const failure = (err: unknown): ItemResult['error'] => {
  * caller accepted their loss). `onResult` is told after each item, so progress can be kept (and resumed).
  */
 export async function applyPlan(
+  ctx: RequestContext,
   tenant: Tenant,
   items: PlanItem[],
   desired: Map<number, Desired>,
@@ -136,17 +137,18 @@ export async function applyPlan(
           let written: Extension;
           if (item.action === 'create') {
             written = await ops.createExtension(
+              ctx,
               tenant,
               { extension: d.extension!, name: d.name ?? d.extension!, ...(keep('description') ? { description: d.description } : {}), ...(keep('password') ? { password: d.password } : {}) },
               deferred,
             );
           } else {
             const patch = Object.fromEntries((['name', 'description', 'password'] as const).filter((f) => keep(f) && item.changes?.[f]).map((f) => [f, d[f]]));
-            written = await ops.updateExtension(tenant, item.target_id!, patch, deferred);
+            written = await ops.updateExtension(ctx, tenant, item.target_id!, patch, deferred);
           }
           wrote = true;
           // Read it back: an item is reported done only when the target shows it.
-          const check = await tenant.adapter.getExtension(written.id);
+          const check = await tenant.adapter.getExtension(ctx, written.id);
           const ok = check.extension === d.extension && (!keep('name') || check.name === d.name);
           result = ok ? { ...base, status: 'done', id: written.id } : { ...base, status: 'failed', id: written.id, error: { type: '/problems/verification-failed', title: 'The target does not show the change', status: 502, detail: 'Read back after writing, the extension differs from what was written.' } };
         } catch (err) {
@@ -158,7 +160,7 @@ export async function applyPlan(
     }
   } finally {
     // One apply-changes for the whole batch: a PBX with that step reloads once, not once per row.
-    if (wrote && tenant.adapter.applyChanges) await tenant.adapter.applyChanges();
+    if (wrote && tenant.adapter.applyChanges) await tenant.adapter.applyChanges(ctx);
   }
   return results;
 }

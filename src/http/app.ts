@@ -13,7 +13,7 @@ import { buildOpenApi } from '../openapi';
 import { renderDocs } from './docs';
 import { version as VERSION } from '../../package.json';
 import { Readiness } from '../readiness';
-import { runWithContext } from '../request-context';
+import { newRequestContext } from '../request-context';
 import { ApiKeys } from './auth';
 import { apiGuards } from './guards';
 import { MemoryStore, type StateStore } from '../state/store';
@@ -102,7 +102,8 @@ export function createApp(deps: AppDeps): express.Express {
         accessLog.info({ ...req.log!.bindings, method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(elapsed) }, 'request');
       }
     });
-    runWithContext({ requestId, deadline: Date.now() + budget }, next);
+    req.ctx = newRequestContext(requestId, budget);
+    next();
   });
 
   // Bodies are parsed only for the methods that carry them: a GET pays nothing for it.

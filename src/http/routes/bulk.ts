@@ -26,7 +26,7 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
     if (withPassword) requireScope(req, 'secrets');
     ops.requireOp(tenant, 'list');
     const format = q.format ?? 'ndjson';
-    const walk = allExtensions(tenant.adapter);
+    const walk = allExtensions(req.ctx, tenant.adapter);
     // Fetch the first window before answering, so a backend that fails at once is an ordinary problem answer.
     let next = await walk.next();
     res.status(200).type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
@@ -60,7 +60,7 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
     }
     const desired = parseImport(req.body, format);
     const outcome = await idempotent(req, tenant.name, store, async () => {
-      const plan = planItems(desired, await existingByNumber(tenant), tenant.adapter.capabilities, q.on_conflict ?? 'fail');
+      const plan = planItems(desired, await existingByNumber(req.ctx, tenant), tenant.adapter.capabilities, q.on_conflict ?? 'fail');
       if (dryRun) return { status: 200, headers: {}, body: { dry_run: true, summary: summarize(plan), items: plan } };
       const refused = unacceptedLoss(plan, (q.accept_loss ?? '').split(',').filter(Boolean));
       if (refused.length) {
@@ -69,7 +69,7 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
           refused.map((f) => ({ pointer: `/query/accept_loss`, detail: `${f} would be lost` })),
         );
       }
-      const results = await applyPlan(tenant, plan, new Map(desired.map((d) => [d.row, d])));
+      const results = await applyPlan(req.ctx, tenant, plan, new Map(desired.map((d) => [d.row, d])));
       const counts = { done: 0, failed: 0, skipped: 0 };
       for (const r of results) counts[r.status]++;
       return { status: 200, headers: {}, body: { dry_run: false, summary: summarize(plan), outcome: counts, items: results } };

@@ -14,23 +14,23 @@ export function detailRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenan
     const tenant = tenantFrom(req, tenants);
     const q = check<DevicesQuery>(validators.query.devices, { ...req.query }, '/query');
     if (q.include === 'password') requireScope(req, 'secrets');
-    const devices = await details.devices(tenant, idFrom(req));
+    const devices = await details.devices(req.ctx, tenant, idFrom(req));
     // Device passwords are SIP secrets: shown only when asked for.
     res.json({ items: devices.map(({ password, ...d }) => (q.include === 'password' && password !== undefined ? { ...d, password } : d)) });
   });
   router.get(`${base}/queues`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     check(validators.query.none, req.query, '/query');
-    res.json({ items: await details.queues(tenant, idFrom(req)) });
+    res.json({ items: await details.queues(req.ctx, tenant, idFrom(req)) });
   });
   router.get(`${base}/call-summary`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     check(validators.query.none, req.query, '/query');
-    res.json(await details.call_summary(tenant, idFrom(req)));
+    res.json(await details.call_summary(req.ctx, tenant, idFrom(req)));
   });
   router.get(`${base}/voicemail`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     check(validators.query.none, req.query, '/query');
-    res.json({ items: await details.voicemail(tenant, idFrom(req)) });
+    res.json({ items: await details.voicemail(req.ctx, tenant, idFrom(req)) });
   });
 }

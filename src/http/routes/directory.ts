@@ -14,7 +14,7 @@ export function directoryRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     const visible = [...tenants.values()].filter(
       (t) => mayUseTenant(req.apiKey!, t.name) && t.adapter.capabilities.extensions.list && (!q.tenant || t.name === q.tenant) && (!q.backend || t.backend === q.backend),
     );
-    const page = await searchDirectory(visible, { q: q.q, page_size: q.page_size ?? 50, page_token: q.page_token }, { tenant: q.tenant, backend: q.backend }, snapshots);
+    const page = await searchDirectory(req.ctx, visible, { q: q.q, page_size: q.page_size ?? 50, page_token: q.page_token }, { tenant: q.tenant, backend: q.backend }, snapshots);
     res.json({ ...page, items: page.items.map((e) => ops.shape(e, {})) });
   });
 }

@@ -30,7 +30,7 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     const q = check<ListExtensionsQuery>(validators.query.listExtensions, { ...req.query }, '/query');
     if (q.include === 'password') requireScope(req, 'secrets');
     ops.requireOp(tenant, 'list');
-    const page = await readPage(tenant.adapter, tenant.name, q.page_size ?? 50, q.page_token);
+    const page = await readPage(req.ctx, tenant.adapter, tenant.name, q.page_size ?? 50, q.page_token);
     const opts = { includePassword: q.include === 'password', full: q.view === 'full' };
     res.json({ items: page.items.map((e) => ops.shape(e, opts)), next_page_token: page.next_page_token });
   });
@@ -41,7 +41,7 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     check(validators.query.none, req.query, '/query');
     const input = body<ExtensionCreate>(req, validators.extensionCreate);
     const outcome = await idempotent(req, tenant.name, store, async () => {
-      const created = await ops.createExtension(tenant, input);
+      const created = await ops.createExtension(req.ctx, tenant, input);
       // The one answer that carries the password unasked: the caller has no other way to learn a generated one.
       return { status: 201, headers: { location: location(tenant, created.id) }, body: ops.shape(created, { includePassword: true }) };
     });
@@ -57,7 +57,7 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     const bad = ids.findIndex((id) => id === '');
     if (bad >= 0) throw new ValidationError([{ pointer: '/query/ids', detail: `id number ${bad + 1} is empty` }]);
     if (ids.length > MAX_BATCH) throw new ValidationError([{ pointer: '/query/ids', detail: `at most ${MAX_BATCH} ids per call` }]);
-    const outcome = await idempotent(req, tenant.name, store, async () => ({ status: 200, headers: {}, body: { results: await ops.deleteExtensions(tenant, ids) } }));
+    const outcome = await idempotent(req, tenant.name, store, async () => ({ status: 200, headers: {}, body: { results: await ops.deleteExtensions(req.ctx, tenant, ids) } }));
     sendOutcome(res, outcome);
   });
 
@@ -67,7 +67,7 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     if (q.include === 'password') requireScope(req, 'secrets');
     const id = idFrom(req);
     ops.requireOp(tenant, 'get');
-    const ext = await tenant.adapter.getExtension(id);
+    const ext = await tenant.adapter.getExtension(req.ctx, id);
     res.json(ops.shape(ext, { includePassword: q.include === 'password', full: q.view === 'full' }));
   });
 
@@ -76,7 +76,7 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     audit(res, 'extension.update', String(req.params.id));
     check(validators.query.none, req.query, '/query');
     const patch = body<ExtensionPatch>(req, validators.extensionPatch);
-    const updated = await ops.updateExtension(tenant, idFrom(req), patch);
+    const updated = await ops.updateExtension(req.ctx, tenant, idFrom(req), patch);
     res.json(ops.shape(updated, {}));
   });
 
@@ -84,7 +84,7 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     const tenant = tenantFrom(req, tenants);
     audit(res, 'extension.delete', String(req.params.id));
     check(validators.query.none, req.query, '/query');
-    await ops.deleteExtension(tenant, idFrom(req));
+    await ops.deleteExtension(req.ctx, tenant, idFrom(req));
     res.status(204).end();
   });
 
@@ -92,7 +92,7 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     const tenant = tenantFrom(req, tenants);
     audit(res, 'extension.direct_hash_regenerate', String(req.params.id));
     check(validators.query.none, req.query, '/query');
-    const ext = await ops.regenerateDirectHash(tenant, idFrom(req));
+    const ext = await ops.regenerateDirectHash(req.ctx, tenant, idFrom(req));
     res.json(ops.shape(ext, {}));
   });
 

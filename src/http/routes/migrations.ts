@@ -21,7 +21,7 @@ export function migrationRoutes(router: IRouter, migrations: Migrations): void {
     visible(req, body);
     // Copying passwords means reading them.
     if ((body.passwords ?? 'keep') === 'keep') requireScope(req, 'secrets');
-    const planned = await migrations.plan(body);
+    const planned = await migrations.plan(req.ctx, body);
     if (body.dry_run ?? true) {
       res.json({ dry_run: true, from: body.from, to: body.to, summary: summarize(planned.items), items: planned.items });
       return;
@@ -42,7 +42,7 @@ export function migrationRoutes(router: IRouter, migrations: Migrations): void {
     audit(res, 'migration.resume', String(req.params.id));
     check(validators.query.none, req.query, '/query');
     visible(req, await migrations.get(String(req.params.id)));
-    const state = await migrations.resume(String(req.params.id));
+    const state = await migrations.resume(req.ctx, String(req.params.id));
     res.status(202).location(`/v1/migrations/${state.id}`).json(state);
   });
 

@@ -19,14 +19,14 @@ export function ringGroupRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
   router.get(base, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     const q = check<View>(validators.query.view, { ...req.query }, '/query');
-    const items = await ringGroups(tenant).list();
+    const items = await ringGroups(req.ctx, tenant).list();
     res.json({ items: items.map((g) => shape(g, q.view === 'full')) });
   });
   router.post(base, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     audit(res, 'ring_group.create');
     check(validators.query.none, req.query, '/query');
-    const ops = ringGroups(tenant);
+    const ops = ringGroups(req.ctx, tenant);
     const created = await ops.create(check<RingGroupCreate>(validators.ringGroupCreate, req.body ?? {}));
     audit(res, 'ring_group.create', created.id);
     res.status(201).location(`/v1/tenants/${encodeURIComponent(tenant.name)}/ring-groups/${encodeURIComponent(created.id)}`).json(shape(created, false));
@@ -34,13 +34,13 @@ export function ringGroupRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
   router.get(`${base}/:id`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     const q = check<View>(validators.query.view, { ...req.query }, '/query');
-    res.json(shape(await ringGroups(tenant).get(idFrom(req)), q.view === 'full'));
+    res.json(shape(await ringGroups(req.ctx, tenant).get(idFrom(req)), q.view === 'full'));
   });
   router.patch(`${base}/:id`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     audit(res, 'ring_group.update', String(req.params.id));
     check(validators.query.none, req.query, '/query');
-    const ops = ringGroups(tenant);
+    const ops = ringGroups(req.ctx, tenant);
     const patch = check<RingGroupPatch>(validators.ringGroupPatch, req.body ?? {});
     res.json(shape(await ops.update(idFrom(req), patch), false));
   });
@@ -48,7 +48,7 @@ export function ringGroupRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     const tenant = tenantFrom(req, tenants);
     audit(res, 'ring_group.delete', String(req.params.id));
     check(validators.query.none, req.query, '/query');
-    await ringGroups(tenant).delete(idFrom(req));
+    await ringGroups(req.ctx, tenant).delete(idFrom(req));
     res.status(204).end();
   });
 }
