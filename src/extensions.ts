@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter, RingGroupCreate, RingGroupPatch, WriteOptions } from './contract';
 import { asGatewayError, BackendTimeoutError, BackendUnavailableError, NotFoundError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
 import { allExtensions } from './paging';
-import type { RequestContext } from './request-context';
+import { newRequestContext, type RequestContext } from './request-context';
 import type { ExtensionCreate } from '../schemas/types';
 import type { BackendHttp } from './backend-http';
 
@@ -83,7 +83,7 @@ export async function createExtension(ctx: RequestContext, tenant: Tenant, body:
 
 /** Look for an extension by number, with a short budget of its own (the request's may be spent). */
 async function reconcile(ctx: RequestContext, tenant: Tenant, number: string): Promise<Extension | undefined> {
-  const own: RequestContext = { requestId: ctx.requestId, deadline: Date.now() + 5000 };
+  const own = newRequestContext(ctx.requestId, 5000);
   try {
     for await (const ext of allExtensions(own, tenant.adapter)) if (ext.extension === number) return await tenant.adapter.getExtension(own, ext.id);
   } catch {

@@ -13,7 +13,7 @@ import { asGatewayError, ConflictError, NotFoundError, UnprocessableError, Unsup
 import type { Tenant } from './extensions';
 import { toProblem } from './http/problems';
 import { allExtensions } from './paging';
-import type { RequestContext } from './request-context';
+import { newRequestContext, type RequestContext } from './request-context';
 import type { StateStore } from './state/store';
 
 const KEEP_MS = 30 * 24 * 3600_000;
@@ -166,7 +166,7 @@ export class Migrations {
     void this.store.set(`migration:${state.id}:lease`, 'running', LEASE_MS).catch(() => undefined);
     const desired = new Map(planned.desired.map((d) => [d.row, d]));
     // A run outlives the request that started it: it has its own id and budget.
-    const ctx: RequestContext = { requestId: `migration-${state.id}`, deadline: Date.now() + RUN_BUDGET_MS };
+    const ctx = newRequestContext(`migration-${state.id}`, RUN_BUDGET_MS);
     const work = applyPlan(ctx, planned.target, planned.items, desired, async (r) => {
       state.results.push(r);
       state.progress[r.status === 'done' ? 'done' : r.status === 'failed' ? 'failed' : 'skipped']++;

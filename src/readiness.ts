@@ -5,6 +5,7 @@
  */
 import type { Tenant } from './extensions';
 import { asGatewayError } from './errors';
+import { newRequestContext } from './request-context';
 
 export interface TenantReadiness {
   name: string;
@@ -47,10 +48,9 @@ export class Readiness {
   }
 
   private async probe(t: Tenant): Promise<TenantReadiness> {
-    const deadline = Date.now() + (this.opts.probeTimeoutMs ?? 3000);
     const base = { name: t.name, backend: t.backend };
     try {
-      await t.adapter.listExtensions({ requestId: `readyz-${t.name}`, deadline }, { cursor: null, limit: 1 });
+      await t.adapter.listExtensions(newRequestContext(`readyz-${t.name}`, this.opts.probeTimeoutMs ?? 3000), { cursor: null, limit: 1 });
       return { ...base, ready: true, checked_at: new Date().toISOString() };
     } catch (err) {
       const e = asGatewayError(err);
