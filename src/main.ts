@@ -69,7 +69,7 @@ interface Generation {
  * steady pace (about 1.8 MB a scavenge at 2,000 req/s, by --trace-gc-nvp), so the old generation fills with
  * garbage; V8's default lets it grow to about four times what survived the last full collection before
  * collecting again (20 MB live, 95 MB before each collection here), and the peak resident size follows. A lower growing factor
- * collects earlier: measured in bench/README.md (peak RSS 179 MB -> 127 MB at 50 %, for the same throughput).
+ * collects earlier: measured in bench/README.md (peak RSS for get one at saturation 176-179 MB -> 116-121 MB at 50 %, same CPU per request).
  * V8 reads this flag at every full collection, so setting it at start takes effect without a command-line flag.
  */
 function applyHeapGrowth(percent: number): void {
