@@ -4,7 +4,7 @@
 // the figure to watch while working on the hot path.
 //
 // Options: --requests N (default 20000)  --connections N (default 20)  --op get|list (default get)
-//          --via gateway|naive|forwarder (default gateway; naive and forwarder serve get only)
+//          --via gateway|naive|floor|forwarder (default gateway; the references serve get only)
 //          --root DIR (another checkout, built, whose gateway to measure: A/B comparisons on one machine)
 //          --node-args "..." (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
 const fs = require('node:fs');
@@ -42,13 +42,14 @@ async function main() {
     tenants: { cloud: { backend: 'voipbin', base_url: `${vb.url}/v1.0`, resilience: { max_concurrent: 64 }, auth: { accesskey: vb.accesskey } } },
   };
   const file = writeConfig(config, 'cpu');
-  const script = { gateway: 'dist/src/main.js', naive: 'bench/naive.js', forwarder: 'bench/forwarder.js' }[VIA];
+  const script = { gateway: 'dist/src/main.js', naive: 'bench/naive.js', floor: 'bench/floor.js', forwarder: 'bench/forwarder.js' }[VIA];
   const env = { TARGET: vb.url, ACCESSKEY: vb.accesskey };
   const { child: server, m: listening } = await startNode(path.join(arg('root', root), script), ['--config', file], { re: GATEWAY_URL, env, nodeArgs: NODE_ARGS, children });
   const url = listening[1];
   const paths = {
     gateway: OP === 'list' ? '/v1/tenants/cloud/extensions?page_size=100' : `/v1/tenants/cloud/extensions/${vb.id}`,
     naive: `/extensions/${vb.id}`,
+    floor: `/extensions/${vb.id}`,
     forwarder: `/v1.0/extensions/${vb.id}?accesskey=${vb.accesskey}`,
   };
   const target = {

@@ -8,12 +8,12 @@ import http from 'node:http';
 import https from 'node:https';
 import { Axios, type AxiosRequestConfig, isAxiosError } from 'axios';
 import type { Logger } from 'pino';
-import { BulkheadPolicy, BulkheadRejectedError, BrokenCircuitError, CircuitBreakerPolicy, ConsecutiveBreaker, ExponentialBackoff, RetryPolicy, bulkhead, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, RateLimitedError } from './errors';
 import { leanAdapter } from './lean-adapter';
 import { redactUrl } from './log';
 import { noBackendMetrics, type BackendMetrics } from './metrics';
 import { remainingBudgetMs, type RequestContext } from './request-context';
+import { backoffMs, Bulkhead, CircuitBreaker } from './resilience';
 
 export interface BackendRequest {
   /** The request this call serves: its id is forwarded, its remaining budget caps the call's timeout. */
@@ -81,12 +81,6 @@ function isTransient(err: Error): boolean {
 const TRANSIENT_STATUS = new Set([502, 503, 504]);
 const defaultIsFailure = (r: BackendResponse) => r.status >= 500 && r.status !== 501;
 
-/** What the breaker sees: the answer, and whether it counts as a failure of the backend. */
-interface Judged {
-  res: BackendResponse;
-  failed: boolean;
-}
-
 /**
  * Per tenant backend: a bulkhead (bounded concurrency and queue), a retry with jittered exponential backoff
  * for calls that may be repeated, and a circuit breaker that fails fast after repeated failures until one
@@ -98,11 +92,9 @@ export class BackendHttp {
   private readonly axios: Axios;
   private readonly opts: BackendHttpOptions;
   private readonly sleep: (ms: number) => Promise<void>;
-  readonly breaker: CircuitBreakerPolicy;
-  private readonly bulkhead: BulkheadPolicy;
-  private readonly retry: RetryPolicy;
-  private readonly breakerOpenMs: number;
-  private openedAt = 0;
+  readonly breaker: CircuitBreaker;
+  private readonly bulkhead: Bulkhead;
+  private readonly retries: number;
   /** When the backend last answered a call (any answer but a 5xx): readiness reads it. */
   lastAnsweredAt = 0;
   private readonly metrics: BackendMetrics;
@@ -127,26 +119,19 @@ export class BackendHttp {
       }),
     });
     const r = opts.resilience ?? {};
-    this.breakerOpenMs = r.breakerOpenMs ?? 30_000;
-    this.breaker = circuitBreaker(handleWhen((e) => e instanceof BackendError).orWhenResult((j) => (j as Judged).failed), {
-      halfOpenAfter: this.breakerOpenMs,
-      breaker: new ConsecutiveBreaker(r.breakerFailures ?? 5),
+    this.breaker = new CircuitBreaker(r.breakerFailures ?? 5, r.breakerOpenMs ?? 30_000, {
+      onOpen: () => {
+        this.metrics.breaker('open');
+        opts.logger.warn({ backend: this.backend }, 'circuit opened: calls to this backend fail fast');
+      },
+      onHalfOpen: () => this.metrics.breaker('half_open'),
+      onClose: () => {
+        this.metrics.breaker('closed');
+        opts.logger.info({ backend: this.backend }, 'circuit closed');
+      },
     });
-    this.breaker.onBreak(() => {
-      this.openedAt = Date.now();
-      this.metrics.breaker('open');
-      opts.logger.warn({ backend: this.backend }, 'circuit opened: calls to this backend fail fast');
-    });
-    this.breaker.onHalfOpen(() => this.metrics.breaker('half_open'));
-    this.breaker.onReset(() => {
-      this.metrics.breaker('closed');
-      opts.logger.info({ backend: this.backend }, 'circuit closed');
-    });
-    this.bulkhead = bulkhead(r.maxConcurrent ?? 16, r.maxQueued ?? 64);
-    this.retry = retry(handleWhen(isTransient).orWhenResult((res) => TRANSIENT_STATUS.has((res as BackendResponse).status) && !(res as BackendResponse).headers['retry-after']), {
-      maxAttempts: r.retries ?? 2,
-      backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }),
-    });
+    this.bulkhead = new Bulkhead(r.maxConcurrent ?? 16, r.maxQueued ?? 64);
+    this.retries = r.retries ?? 2;
   }
 
   /** Adapters report their logins and token renewals here (metrics). */
@@ -154,25 +139,56 @@ export class BackendHttp {
     this.metrics.session(event);
   }
 
+  /** One backend call through the bulkhead, then the retry loop (calls that may be repeated), each attempt
+   * through the circuit breaker. */
   async request(req: BackendRequest): Promise<BackendResponse> {
-    const judge = req.isFailure ?? defaultIsFailure;
-    const once = () =>
-      this.breaker
-        .execute(async (): Promise<Judged> => {
-          const res = await this.sendHonouringRetryAfter(req);
-          return { res, failed: judge(res) };
-        })
-        .then((j) => j.res);
+    const slot = this.bulkhead.acquire();
+    if (slot === false) throw new BackendBusyError(this.backend);
+    if (slot !== true) await slot;
     try {
-      return await this.bulkhead.execute(() => (req.idempotent ? this.retry.execute(once) : once()));
-    } catch (err) {
-      if (err instanceof BrokenCircuitError) {
-        const left = Math.max(1, Math.ceil((this.openedAt + this.breakerOpenMs - Date.now()) / 1000));
-        throw new CircuitOpenError(this.backend, left, { cause: err });
+      const judge = req.isFailure ?? defaultIsFailure;
+      const retries = req.idempotent ? this.retries : 0;
+      for (let attempt = 0; ; attempt++) {
+        let res: BackendResponse;
+        try {
+          res = await this.throughBreaker(req, judge);
+        } catch (err) {
+          if (attempt < retries && err instanceof Error && isTransient(err)) {
+            await this.sleep(backoffMs(attempt));
+            continue;
+          }
+          throw err;
+        }
+        // A proxy's 502/503/504 without Retry-After: the backend never saw the call, so it may be sent again.
+        if (attempt < retries && TRANSIENT_STATUS.has(res.status) && !res.headers['retry-after']) {
+          await this.sleep(backoffMs(attempt));
+          continue;
+        }
+        return res;
       }
-      if (err instanceof BulkheadRejectedError) throw new BackendBusyError(this.backend, { cause: err });
+    } finally {
+      this.bulkhead.release();
+    }
+  }
+
+  /** One attempt, if the circuit lets it through; its outcome is reported to the breaker. */
+  private async throughBreaker(req: BackendRequest, judge: (res: BackendResponse) => boolean): Promise<BackendResponse> {
+    let entry = this.breaker.enter();
+    while (typeof entry === 'object') {
+      await entry; // a probe is in flight: its outcome decides whether this call may go
+      entry = this.breaker.enter();
+    }
+    if (entry === 'open') throw new CircuitOpenError(this.backend, Math.max(1, Math.ceil(this.breaker.msUntilProbe / 1000)));
+    const probe = entry === 'probe';
+    let res: BackendResponse;
+    try {
+      res = await this.sendHonouringRetryAfter(req);
+    } catch (err) {
+      this.breaker.exit(probe, err instanceof BackendError ? true : undefined);
       throw err;
     }
+    this.breaker.exit(probe, judge(res));
+    return res;
   }
 
   /** One call; a 429 (or 503 with Retry-After) is waited out when the wait is short and fits the budget. */

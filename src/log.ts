@@ -38,7 +38,8 @@ const QUERY_SECRET = /([?&](?:token|accesskey|access_token|refresh_token|app_key
 
 /** Blank the values of credential query parameters in a URL (or any text holding one). */
 export function redactUrl(url: string): string {
-  return url.replace(QUERY_SECRET, '$1[REDACTED]');
+  // Most URLs carry no parameter at all: no regular expression to run over them.
+  return url.includes('=') ? url.replace(QUERY_SECRET, '$1[REDACTED]') : url;
 }
 
 const knownSecrets = new Set<string>();

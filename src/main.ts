@@ -116,13 +116,6 @@ export async function startGateway(config: Config, reg: Registry = registry, env
     server.once('error', reject);
     server.listen(port, config.server.host, () => resolve());
   });
-  // While closing, a connection whose last request just finished is closed at once rather than kept alive.
-  let closing = false;
-  server.on('request', (_req, res) => {
-    res.on('finish', () => {
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
-  });
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${actualPort}`;
@@ -141,11 +134,14 @@ export async function startGateway(config: Config, reg: Registry = registry, env
       void retire(old, current, old.config.server.shutdown_grace_ms);
     },
     async close(graceMs = current.config.server.shutdown_grace_ms) {
-      closing = true;
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
+      // A kept-alive connection whose request was in flight turns idle once its answer is sent: close those as
+      // they come (a sweep while closing, rather than a listener on every request's answer all the time).
+      const sweep = setInterval(() => server.closeIdleConnections(), 20);
       const cut = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(cut);
       await retire(current, undefined, 0);
       await store.close();

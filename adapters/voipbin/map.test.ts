@@ -15,6 +15,14 @@ describe('parseTimestamp: VoIPBIN three timestamp styles', () => {
     ['2021-13-45 99:99:99', null],
     ['2024-02-29T23:59:59.999999Z', '2024-02-29T23:59:59.999Z'],
     ['2026-01-15T09:30:00.12Z', '2026-01-15T09:30:00.120Z'],
+    ['2026-11-29T17:07:19.835000Z', '2026-11-29T17:07:19.835Z'],
+    ['2026-12-31T23:59:59.999999Z', '2026-12-31T23:59:59.999Z'],
+    // A day that does not exist is no timestamp (a Date round trip would roll it over into the next month).
+    ['2026-02-29T10:00:00.000000Z', null],
+    ['2026-04-31T10:00:00.000000Z', null],
+    ['2021-02-30 12:42:27.688282', null],
+    ['2100-02-29 00:00:00', null],
+    ['2000-02-29 00:00:00', '2000-02-29T00:00:00.000Z'],
   ])('%p -> %p', (input, expected) => {
     expect(parseTimestamp(input)).toBe(expected);
   });

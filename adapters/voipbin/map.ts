@@ -30,15 +30,26 @@ export const isUuid = (s: string) => UUID.test(s);
  */
 const ISO_UTC_MICROS = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3,9}Z$/;
 
+/** Whether `yyyy-mm-dd` at the start of `s` names a day that exists (`Date` would roll 02-30 over to March). */
+function dayExists(s: string): boolean {
+  const year = Number(s.slice(0, 4));
+  const month = Number(s.slice(5, 7));
+  const day = Number(s.slice(8, 10));
+  if (day <= 28) return day >= 1;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const last = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return day <= last;
+}
+
 export function parseTimestamp(v: unknown): string | null {
   if (typeof v !== 'string') return null;
   // The current server's own style, already UTC: cut to milliseconds without a Date round trip (every
   // extension read carries three of these).
-  if (ISO_UTC_MICROS.test(v) && !v.startsWith('9999-') && v.slice(8, 10) <= '28') return `${v.slice(0, 23)}Z`;
+  if (ISO_UTC_MICROS.test(v) && !v.startsWith('9999-')) return dayExists(v) ? `${v.slice(0, 23)}Z` : null;
   const s = v.trim();
   if (s === '' || s.startsWith('9999-')) return null;
   const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/.exec(s);
-  if (!m) return null;
+  if (!m || !dayExists(m[1])) return null;
   const ms = (m[3] ?? '').padEnd(3, '0').slice(0, 3);
   const zone = m[4] ?? 'Z';
   const d = new Date(`${m[1]}T${m[2]}.${ms}${zone}`);
