@@ -1,6 +1,7 @@
 // npm run bench: the same operations three ways (directly against the simulator, through the raw forwarder,
-// through the gateway; for get one also through bench/naive.js, a plain Express + axios handler), at a fixed rate for latency and at saturation for capacity, in one process tree and
-// one run. Prints one table, the backend calls per operation, and the gateway's peak RSS.
+// through the gateway; for get one also through bench/naive.js, a plain Express + axios handler, and
+// bench/floor.js, the least Express + axios can do), at a fixed rate for latency and at saturation for capacity,
+// in one process tree and one run. Prints one table, the backend calls per operation, and the gateway's peak RSS.
 //
 // Options: --duration S (per run, default 5)  --rate N (fixed-rate req/s, default 200)
 //          --connections N (saturation, default 50)  --rate-connections N (fixed rate, default 2)
@@ -27,6 +28,7 @@ const MODES = arg('modes', 'rate,saturation').split(',');
 const WARMUP = Number(arg('warmup', 3));
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 const children = [];
+const TARGETS = ['direct', 'forwarder', 'naive', 'floor', 'gateway'];
 /** A JSON line on stdout: the backends' description, or a reference server's URL. */
 const JSON_LINE = /^(\{.*\})$/m;
 const start = async (script, args, env = {}) => {
@@ -47,6 +49,7 @@ async function main() {
   const vb = backends.voipbin;
   const { info: fwd } = await start(path.join(__dirname, 'forwarder.js'), [], { TARGET: vb.url });
   const { info: naive } = await start(path.join(__dirname, 'naive.js'), [], { TARGET: vb.url, ACCESSKEY: vb.accesskey });
+  const { info: floor } = await start(path.join(__dirname, 'floor.js'), [], { TARGET: vb.url, ACCESSKEY: vb.accesskey });
   const config = {
     server: { host: '127.0.0.1', port: 0, rate_limit: { requests: 0 } },
     logging: { level: 'info' },
@@ -82,6 +85,7 @@ async function main() {
       direct: { url: `${vb.url}/v1.0/extensions/${vb.id}?${q}` },
       forwarder: { url: `${fwd.url}/v1.0/extensions/${vb.id}?${q}` },
       naive: { url: `${naive.url}/extensions/${vb.id}` },
+      floor: { url: `${floor.url}/extensions/${vb.id}` },
       gateway: { url: `${gw}/v1/tenants/cloud/extensions/${vb.id}`, headers: auth },
       backend: vb.url,
     },
@@ -110,11 +114,11 @@ async function main() {
     if (!ONLY.includes(name)) continue;
     // A server in service runs optimised code: a cold one spends its first thousands of requests in the
     // interpreter and compiling, which would read as latency at the fixed rate. Every target gets the same.
-    for (const target of ['direct', 'forwarder', 'naive', 'gateway']) {
+    for (const target of TARGETS) {
       if (op[target] && WARMUP > 0) await run({ ...op[target], connections: 10, duration: WARMUP });
     }
     for (const mode of ['rate', 'saturation'].filter((m) => MODES.includes(m))) {
-      for (const target of ['direct', 'forwarder', 'naive', 'gateway']) {
+      for (const target of TARGETS) {
         const t = op[target];
         if (!t) continue;
         const before = op.backend ? await calls(op.backend) : 0;

@@ -277,10 +277,11 @@ function flattenHeaders(h: unknown): Record<string, string> {
 
 /** Parse a backend's JSON answer; anything unreadable is a 502 naming the backend, never a crash. */
 export function parseJsonBody(backend: string, res: BackendResponse): unknown {
-  if (res.text.trim() === '') return undefined;
   try {
     return JSON.parse(res.text);
   } catch (err) {
+    // An empty (or blank) body is no body: checked only after a failed parse, not on every answer.
+    if (res.text.trim() === '') return undefined;
     throw new BackendUnavailableError(backend, `The backend sent an unreadable answer (HTTP ${res.status}).`, { cause: err });
   }
 }

@@ -60,7 +60,7 @@ function leanJson(this: Response, body: unknown): Response {
     this.end();
     return this;
   }
-  this.setHeader('Content-Length', Buffer.byteLength(text));
+  // No Content-Length of ours: `end` with the whole body before any header is sent has Node count and send it.
   this.end(text, 'utf8');
   return this;
 }
@@ -78,7 +78,15 @@ export function createApp(deps: AppDeps): express.Express {
   // every other line walks; the last scrub of known secret values still runs on it.
   const accessLog = deps.logger.child({}, { redact: { paths: [], censor: '[REDACTED]' } });
 
-  // Request id, logger, time budget: first, so that every later line and backend call carries them.
+  // Bodies are parsed only for the methods that carry them: a GET pays nothing for it.
+  const json = express.json({ limit: deps.bodyLimit ?? '1mb', strict: true });
+  // Imports arrive as CSV or NDJSON text; they are larger than API bodies (10,000 rows at most).
+  const text = express.text({ type: ['text/csv', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], limit: '10mb' });
+  // A body the gateway did not parse must not pass for an empty one.
+  const unparsed = (req: Request) => req.body === undefined && Number(req.headers['content-length'] ?? 0) > 0;
+
+  // First, one middleware (one router layer): the request id, logger and time budget that every later line and
+  // backend call carries, the headers every answer carries, the access line and metrics, then the body.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const given = req.get('x-request-id');
     const requestId = given && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
@@ -103,23 +111,14 @@ export function createApp(deps: AppDeps): express.Express {
       }
     });
     req.ctx = newRequestContext(requestId, budget);
-    next();
-  });
 
-  // Bodies are parsed only for the methods that carry them: a GET pays nothing for it.
-  const json = express.json({ limit: deps.bodyLimit ?? '1mb', strict: true });
-  // Imports arrive as CSV or NDJSON text; they are larger than API bodies (10,000 rows at most).
-  const text = express.text({ type: ['text/csv', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], limit: '10mb' });
-  // A body the gateway did not parse must not pass for an empty one.
-  const unparsed = (req: Request) => req.body === undefined && Number(req.headers['content-length'] ?? 0) > 0;
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const done = (err?: unknown) => {
+    const parsed = (err?: unknown) => {
       if (err) return next(err);
       if (unparsed(req)) return next(new MalformedRequestError('Send the request body as JSON with `Content-Type: application/json`.'));
       next();
     };
-    if (req.method === 'GET' || req.method === 'HEAD') return done();
-    json(req, res, (err?: unknown) => (err ? next(err) : text(req, res, done)));
+    if (req.method === 'GET' || req.method === 'HEAD') return parsed();
+    json(req, res, (err?: unknown) => (err ? next(err) : text(req, res, parsed)));
   });
 
   const store = deps.store ?? new MemoryStore();

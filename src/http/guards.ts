@@ -15,10 +15,8 @@ function requireScopeOfMethod(req: Request): void {
 
 /** Fixed-window limit per API key, with the IETF `RateLimit-*` headers on every answer. */
 export function rateLimit(store: StateStore, defaults: RateLimitConfig) {
-  return async (req: Request, res: Response, next: NextFunction) => {
+  const counted = async (req: Request, res: Response, next: NextFunction, requests: number, window_s: number) => {
     const key = req.apiKey!;
-    const { requests, window_s = 60 } = key.rate_limit ?? defaults;
-    if (requests <= 0) return next();
     const windowMs = window_s * 1000;
     const { count, resetMs } = await store.increment(`ratelimit:${key.id}`, windowMs);
     const reset = Math.max(1, Math.ceil(resetMs / 1000));
@@ -28,6 +26,12 @@ export function rateLimit(store: StateStore, defaults: RateLimitConfig) {
     res.setHeader('RateLimit-Reset', String(reset));
     if (count > requests) return next(new TooManyRequestsError(reset));
     next();
+  };
+  // A key without a limit passes synchronously: no promise for it.
+  return (req: Request, res: Response, next: NextFunction): Promise<void> | void => {
+    const { requests, window_s = 60 } = req.apiKey!.rate_limit ?? defaults;
+    if (requests <= 0) return next();
+    return counted(req, res, next, requests, window_s);
   };
 }
 
@@ -71,7 +75,7 @@ export function apiGuards(keys: ApiKeys, store: StateStore, defaults: RateLimitC
           return next(denied);
         }
         next();
-      }).catch(next);
+      })?.catch(next);
     });
   };
 }
