@@ -10,22 +10,19 @@ const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, o
 
 export class Metrics {
   readonly registry = new client.Registry();
-  private readonly requests = new client.Counter({ name: 'pbxgw_http_requests_total', help: 'API requests answered', labelNames: ['route', 'method', 'status', 'tenant'], registers: [this.registry] });
-  private readonly requestSeconds = new client.Histogram({
-    name: 'pbxgw_http_request_duration_seconds',
-    help: 'API request latency',
-    labelNames: ['route', 'method', 'status', 'tenant'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
-    registers: [this.registry],
-  });
-  private readonly backendCalls = new client.Counter({ name: 'pbxgw_backend_calls_total', help: 'Calls to PBX backends', labelNames: ['tenant', 'backend', 'outcome'], registers: [this.registry] });
-  private readonly backendSeconds = new client.Histogram({
-    name: 'pbxgw_backend_call_duration_seconds',
-    help: 'Latency of calls to PBX backends',
-    labelNames: ['tenant', 'backend', 'outcome'],
-    buckets: [0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  // Per request and per backend call: counted in series of our own, rendered by prom-client's registry on scrape.
+  private readonly requestSeries = new SeriesHistogram(
+    { name: 'pbxgw_http_requests_total', help: 'API requests answered' },
+    { name: 'pbxgw_http_request_duration_seconds', help: 'API request latency' },
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+    this.registry,
+  );
+  private readonly backendSeries = new SeriesHistogram(
+    { name: 'pbxgw_backend_calls_total', help: 'Calls to PBX backends' },
+    { name: 'pbxgw_backend_call_duration_seconds', help: 'Latency of calls to PBX backends' },
+    [0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
   private readonly breaker = new client.Gauge({ name: 'pbxgw_backend_circuit_state', help: 'Circuit breaker per tenant backend: 0 closed, 1 half-open, 2 open', labelNames: ['tenant', 'backend'], registers: [this.registry] });
   private readonly sessions = new client.Counter({ name: 'pbxgw_backend_session_events_total', help: 'Backend logins and token renewals', labelNames: ['tenant', 'backend', 'event'], registers: [this.registry] });
 
@@ -34,9 +31,10 @@ export class Metrics {
   }
 
   request(labels: { route: string; method: string; status: number; tenant: string }, seconds: number): void {
-    const l = { ...labels, status: String(labels.status) };
-    this.requests.inc(l);
-    this.requestSeconds.observe(l, seconds);
+    const { route, method, status, tenant } = labels;
+    const key = `${route}\0${method}\0${status}\0${tenant}`;
+    const series = this.requestSeries.find(key) ?? this.requestSeries.add(key, { route, method, status: String(status), tenant });
+    this.requestSeries.observe(series, seconds);
   }
 
   /** Hooks for one tenant's backend: calls, breaker changes, session events. */
@@ -44,8 +42,8 @@ export class Metrics {
     this.breaker.set({ tenant, backend }, 0);
     return {
       call: (outcome, seconds) => {
-        this.backendCalls.inc({ tenant, backend, outcome });
-        this.backendSeconds.observe({ tenant, backend, outcome }, seconds);
+        const key = `${tenant}\0${backend}\0${outcome}`;
+        this.backendSeries.observe(this.backendSeries.find(key) ?? this.backendSeries.add(key, { tenant, backend, outcome }), seconds);
       },
       breaker: (state) => this.breaker.set({ tenant, backend }, BREAKER_VALUE[state]),
       session: (event) => this.sessions.inc({ tenant, backend, event }),
@@ -68,3 +66,74 @@ export interface BackendMetrics {
 }
 
 export const noBackendMetrics: BackendMetrics = { call: () => undefined, breaker: () => undefined, session: () => undefined };
+
+interface Series {
+  labels: Record<string, string>;
+  /** Observations per bucket (not cumulative), then sum and count. */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * A counter and a histogram over the same observations, kept as plain series looked up by a key string the
+ * caller builds, and handed to prom-client's registry as two custom metrics that it renders on scrape like its
+ * own. prom-client's Counter and Histogram check, sort and hash the label object on every observation, which
+ * every request and every backend call would pay twice; a scrape pays for rendering instead.
+ */
+class SeriesHistogram {
+  private readonly series = new Map<string, Series>();
+
+  constructor(
+    counter: { name: string; help: string },
+    histogram: { name: string; help: string },
+    private readonly bounds: readonly number[],
+    registry: client.Registry,
+  ) {
+    const all = () => [...this.series.values()];
+    registry.registerMetric({
+      name: counter.name,
+      get: async () => ({ name: counter.name, help: counter.help, type: 'counter', aggregator: 'sum', values: all().map((s) => ({ labels: s.labels, value: s.count })) }),
+    } as unknown as client.Metric);
+    registry.registerMetric({
+      name: histogram.name,
+      get: async () => ({
+        name: histogram.name,
+        help: histogram.help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: all().flatMap((s) => {
+          let cumulative = 0;
+          return [
+            ...this.bounds.map((le, i) => ({ metricName: `${histogram.name}_bucket`, labels: { le, ...s.labels }, value: (cumulative += s.buckets[i]) })),
+            { metricName: `${histogram.name}_bucket`, labels: { le: '+Inf', ...s.labels }, value: s.count },
+            { metricName: `${histogram.name}_sum`, labels: s.labels, value: s.sum },
+            { metricName: `${histogram.name}_count`, labels: s.labels, value: s.count },
+          ];
+        }),
+      }),
+    } as unknown as client.Metric);
+  }
+
+  find(key: string): Series | undefined {
+    return this.series.get(key);
+  }
+
+  add(key: string, labels: Record<string, string>): Series {
+    const s: Series = { labels, buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
+    this.series.set(key, s);
+    return s;
+  }
+
+  observe(s: Series, value: number): void {
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]) {
+        s.buckets[i]++;
+        break;
+      }
+    }
+    s.sum += value;
+    s.count++;
+  }
+}
