@@ -8,6 +8,8 @@
 //          --only get,list,create,directory  --modes rate,saturation
 //          --node-args "..." (extra node flags for the gateway, e.g. "--single-threaded-gc")
 //          --warmup S (per target before it is measured, default 3: JIT-compiled code, open sockets, as in service)
+//          --repeat N (default 1: measure each target N times, interleaved, and print the median run by req/s; on a
+//          shared machine a single run can read 20 % off, and interleaving spreads that over every target alike)
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
@@ -26,6 +28,7 @@ const RATE_CONNECTIONS = Number(arg('rate-connections', 2));
 const ONLY = arg('only', 'get,list,create,directory').split(',');
 const MODES = arg('modes', 'rate,saturation').split(',');
 const WARMUP = Number(arg('warmup', 3));
+const REPEAT = Math.max(1, Number(arg('repeat', 1)));
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 const children = [];
 const TARGETS = ['direct', 'forwarder', 'naive', 'floor', 'gateway'];
@@ -118,12 +121,21 @@ async function main() {
       if (op[target] && WARMUP > 0) await run({ ...op[target], connections: 10, duration: WARMUP });
     }
     for (const mode of ['rate', 'saturation'].filter((m) => MODES.includes(m))) {
-      for (const target of TARGETS) {
-        const t = op[target];
-        if (!t) continue;
-        const before = op.backend ? await calls(op.backend) : 0;
-        const result = await run({ ...t, connections: mode === 'rate' ? RATE_CONNECTIONS : CONNECTIONS, ...(mode === 'rate' ? { overallRate: RATE } : {}) });
-        const after = op.backend ? await calls(op.backend) : 0;
+      const runs = new Map();
+      for (let round = 0; round < REPEAT; round++) {
+        for (const target of TARGETS) {
+          const t = op[target];
+          if (!t) continue;
+          const before = op.backend ? await calls(op.backend) : 0;
+          const result = await run({ ...t, connections: mode === 'rate' ? RATE_CONNECTIONS : CONNECTIONS, ...(mode === 'rate' ? { overallRate: RATE } : {}) });
+          const after = op.backend ? await calls(op.backend) : 0;
+          runs.set(target, [...(runs.get(target) ?? []), { result, backendCalls: after - before }]);
+          process.stderr.write(`${name} ${mode} ${target}: ${Math.round(result.requests.average)} req/s\n`);
+        }
+      }
+      for (const [target, list] of runs) {
+        // The median run by req/s (its own latencies with it), not a mix of runs.
+        const { result, backendCalls } = [...list].sort((a, b) => a.result.requests.average - b.result.requests.average)[Math.floor(list.length / 2)];
         const requests = result.requests.total;
         rows.push({
           op: name,
@@ -132,17 +144,16 @@ async function main() {
           'req/s': Math.round(result.requests.average),
           p50: result.latency.p50,
           p99: result.latency.p99,
-          errors: result.errors + result.non2xx,
-          'backend calls/req': target === 'gateway' && op.backend && requests ? ((after - before) / requests).toFixed(2) : '',
+          errors: list.reduce((n, r) => n + r.result.errors + r.result.non2xx, 0),
+          'backend calls/req': target === 'gateway' && op.backend && requests ? (backendCalls / requests).toFixed(2) : '',
         });
-        process.stderr.write(`${name} ${mode} ${target}: ${Math.round(result.requests.average)} req/s\n`);
       }
     }
   }
   const cols = Object.keys(rows[0]);
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
   const line = (vals) => vals.map((v, i) => String(v).padEnd(width[i])).join('  ').trimEnd();
-  console.log(`\npbx-gateway bench: ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}, ${DURATION} s a run; latency in ms`);
+  console.log(`\npbx-gateway bench: ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}, ${DURATION} s a run${REPEAT > 1 ? `, median of ${REPEAT} interleaved runs` : ''}; latency in ms`);
   console.log(line(cols));
   for (const r of rows) console.log(line(cols.map((c) => r[c])));
   console.log(`gateway peak RSS: ${rssMb(gatewayChild.pid)} MB`);
