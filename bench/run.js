@@ -8,8 +8,9 @@
 //          --only get,list,create,directory  --modes rate,saturation
 //          --node-args "..." (extra node flags for the gateway, e.g. "--single-threaded-gc")
 //          --warmup S (per target before it is measured, default 3: JIT-compiled code, open sockets, as in service)
-//          --repeat N (default 1: measure each target N times, interleaved, and print the median run by req/s; on a
-//          shared machine a single run can read 20 % off, and interleaving spreads that over every target alike)
+//          --repeat N (default 1): measure each target N times, interleaved, and print the median run (by p99 at the
+//          fixed rate, by req/s at saturation). On a shared machine one run can read 20 % off; interleaving spreads
+//          that over every target alike.
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
@@ -134,8 +135,10 @@ async function main() {
         }
       }
       for (const [target, list] of runs) {
-        // The median run by req/s (its own latencies with it), not a mix of runs.
-        const { result, backendCalls } = [...list].sort((a, b) => a.result.requests.average - b.result.requests.average)[Math.floor(list.length / 2)];
+        // The median run (with its own other figures, not a mix of runs): by p99 at the fixed rate, where every
+        // run makes the same req/s, and by req/s at saturation.
+        const by = mode === 'rate' ? (r) => r.result.latency.p99 : (r) => r.result.requests.average;
+        const { result, backendCalls } = [...list].sort((a, b) => by(a) - by(b))[Math.floor(list.length / 2)];
         const requests = result.requests.total;
         rows.push({
           op: name,

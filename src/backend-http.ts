@@ -139,8 +139,12 @@ export class BackendHttp {
     this.metrics.session(event);
   }
 
-  /** One backend call through the bulkhead, then the retry loop (calls that may be repeated), each attempt
-   * through the circuit breaker. */
+  /**
+   * One backend call: a slot in the bulkhead; then attempts, each through the circuit breaker, with the
+   * backend's own 429/503 `Retry-After` waited out inside an attempt (the backend did not act, so even a create
+   * may be sent again); a transient failure of a call that may be repeated starts another attempt after a
+   * backoff. One async function for all of it: each layer of its own would cost every call a promise or two.
+   */
   async request(req: BackendRequest): Promise<BackendResponse> {
     const slot = this.bulkhead.acquire();
     if (slot === false) throw new BackendBusyError(this.backend);
@@ -149,16 +153,36 @@ export class BackendHttp {
       const judge = req.isFailure ?? defaultIsFailure;
       const retries = req.idempotent ? this.retries : 0;
       for (let attempt = 0; ; attempt++) {
+        let entry = this.breaker.enter();
+        while (typeof entry === 'object') {
+          await entry; // a probe is in flight: its outcome decides whether this call may go
+          entry = this.breaker.enter();
+        }
+        if (entry === 'open') throw new CircuitOpenError(this.backend, Math.max(1, Math.ceil(this.breaker.msUntilProbe / 1000)));
+        const probe = entry === 'probe';
         let res: BackendResponse;
         try {
-          res = await this.throughBreaker(req, judge);
+          res = await this.send(req);
+          for (let waited = 0; ; waited++) {
+            const wait = this.retryAfterMs(res);
+            if (wait === undefined) break;
+            if (waited < 2 && wait <= (this.opts.maxRetryAfterMs ?? 2000) && wait + 50 < remainingBudgetMs(req.ctx)) {
+              await this.sleep(wait);
+              res = await this.send(req);
+              continue;
+            }
+            throw new RateLimitedError(this.backend, Math.max(1, Math.ceil(wait / 1000)));
+          }
         } catch (err) {
+          // A backend failure counts against the circuit; anything else (a rate limit, a bug of ours) does not.
+          this.breaker.exit(probe, err instanceof BackendError ? true : undefined);
           if (attempt < retries && err instanceof Error && isTransient(err)) {
             await this.sleep(backoffMs(attempt));
             continue;
           }
           throw err;
         }
+        this.breaker.exit(probe, judge(res));
         // A proxy's 502/503/504 without Retry-After: the backend never saw the call, so it may be sent again.
         if (attempt < retries && TRANSIENT_STATUS.has(res.status) && !res.headers['retry-after']) {
           await this.sleep(backoffMs(attempt));
@@ -168,42 +192,6 @@ export class BackendHttp {
       }
     } finally {
       this.bulkhead.release();
-    }
-  }
-
-  /** One attempt, if the circuit lets it through; its outcome is reported to the breaker. */
-  private async throughBreaker(req: BackendRequest, judge: (res: BackendResponse) => boolean): Promise<BackendResponse> {
-    let entry = this.breaker.enter();
-    while (typeof entry === 'object') {
-      await entry; // a probe is in flight: its outcome decides whether this call may go
-      entry = this.breaker.enter();
-    }
-    if (entry === 'open') throw new CircuitOpenError(this.backend, Math.max(1, Math.ceil(this.breaker.msUntilProbe / 1000)));
-    const probe = entry === 'probe';
-    let res: BackendResponse;
-    try {
-      res = await this.sendHonouringRetryAfter(req);
-    } catch (err) {
-      this.breaker.exit(probe, err instanceof BackendError ? true : undefined);
-      throw err;
-    }
-    this.breaker.exit(probe, judge(res));
-    return res;
-  }
-
-  /** One call; a 429 (or 503 with Retry-After) is waited out when the wait is short and fits the budget. */
-  private async sendHonouringRetryAfter(req: BackendRequest): Promise<BackendResponse> {
-    for (let attempt = 0; ; attempt++) {
-      const res = await this.send(req);
-      const wait = this.retryAfterMs(res);
-      if (wait === undefined) return res;
-      const maxWait = this.opts.maxRetryAfterMs ?? 2000;
-      // A 429/503 means the backend did not act on the request, so even a create may be sent again.
-      if (attempt < 2 && wait <= maxWait && wait + 50 < remainingBudgetMs(req.ctx)) {
-        await this.sleep(wait);
-        continue;
-      }
-      throw new RateLimitedError(this.backend, Math.max(1, Math.ceil(wait / 1000)));
     }
   }
 
@@ -269,7 +257,10 @@ function withQuery(url: string, params: BackendRequest['params']): string {
 function flattenHeaders(h: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (!h || typeof h !== 'object') return out;
-  for (const [k, v] of Object.entries(h as Record<string, unknown>)) {
+  const src = h as Record<string, unknown>;
+  for (const k in src) {
+    if (!Object.hasOwn(src, k)) continue;
+    const v = src[k];
     if (v !== undefined && v !== null) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
   }
   return out;

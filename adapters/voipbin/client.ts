@@ -55,30 +55,27 @@ export class VoipbinClient {
   }
 
   async call(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {
-    let { res, token } = await this.send(ctx, method, path, opts);
+    // With an access key there is no token to wait for: no await, no promise, before the call itself.
+    let token = 'accesskey' in this.auth ? undefined : await this.currentToken(ctx);
+    let res = await this.http.request(this.backendRequest(ctx, method, path, opts, token));
     if (res.status === 401 && 'username' in this.auth) {
       // The JWT expired or was revoked: one fresh login (unless a concurrent call, here or in another
       // instance, already made one since this token was sent), one replay. A second refusal is final.
-      if (this.token === undefined || this.token === token) await this.freshLogin(ctx, token);
-      ({ res } = await this.send(ctx, method, path, opts));
+      token = this.token === undefined || this.token === token ? await this.freshLogin(ctx, token) : await this.currentToken(ctx);
+      res = await this.http.request(this.backendRequest(ctx, method, path, opts, token));
     }
     if (res.status >= 200 && res.status < 300) return parseJsonBody(BACKEND, res);
     throw this.toError(res, opts);
   }
 
-  private async send(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<{ res: BackendResponse; token?: string }> {
+  /** The call as BackendHttp takes it: an access key goes as `?accesskey=` (as Bearer it would be read as a JWT
+   * and refused), a JWT as Bearer. */
+  private backendRequest(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions, token: string | undefined): BackendRequest {
     const params = { ...opts.params };
     const headers: Record<string, string> = {};
-    let token: string | undefined;
-    if ('accesskey' in this.auth) {
-      // An access key is only accepted as ?accesskey= (as Bearer it would be read as a JWT and refused).
-      params.accesskey = this.auth.accesskey;
-    } else {
-      token = await this.currentToken(ctx);
-      headers.authorization = `Bearer ${token}`;
-    }
-    const res = await this.http.request({ ctx, method, url: path, params, headers, data: opts.data, idempotent: opts.idempotent });
-    return { res, token };
+    if ('accesskey' in this.auth) params.accesskey = this.auth.accesskey;
+    else headers.authorization = `Bearer ${token}`;
+    return { ctx, method, url: path, params, headers, data: opts.data, idempotent: opts.idempotent };
   }
 
   private async currentToken(ctx: RequestContext): Promise<string> {
