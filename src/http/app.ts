@@ -88,8 +88,8 @@ export function createApp(deps: AppDeps): express.Express {
   // First, one middleware (one router layer): the request id, logger and time budget that every later line and
   // backend call carries, the headers every answer carries, the access line and metrics, then the body.
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const given = req.get('x-request-id');
-    const requestId = given && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
     // An API answers JSON to programs: nothing in it may be framed, sniffed, cached, or run as a page.
@@ -107,7 +107,7 @@ export function createApp(deps: AppDeps): express.Express {
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       metrics.request({ route, method: req.method, status: res.statusCode, tenant: (res.locals.tenant as string | undefined) ?? '' }, elapsed / 1000);
       if (accessLog.isLevelEnabled('info')) {
-        accessLog.info({ ...req.log!.bindings, method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(elapsed) }, 'request');
+        accessLog.info({ req_id: requestId, key_id: req.apiKey?.id, method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(elapsed) }, 'request');
       }
     });
     req.ctx = newRequestContext(requestId, budget);

@@ -38,7 +38,7 @@ export function mayUseTenant(key: ApiKeyConfig, tenant: string): boolean {
 
 export function authenticate(keys: ApiKeys) {
   return (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.get('authorization') ?? '';
+    const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) return next(new UnauthenticatedError('Send an API key as `Authorization: Bearer <key>`.'));
     const key = keys.find(match[1]);
