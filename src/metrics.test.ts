@@ -7,7 +7,7 @@ describe('Metrics: request and backend-call series', () => {
     m.request(labels, 0.003);
     m.request(labels, 0.3);
     m.request({ ...labels, status: 404 }, 20);
-    const backend = m.forBackend('a', 'voipbin');
+    const backend = m.forBackend('a', 'backend-a');
     backend.call('success', 0.004);
     backend.call('timeout', 11);
     const text = await m.text();
@@ -24,9 +24,9 @@ describe('Metrics: request and backend-call series', () => {
     const l404 = l.replace('"200"', '"404"');
     expect(text).toContain(`pbxgw_http_request_duration_seconds_bucket{le="15",${l404}} 0\n`);
     expect(text).toContain(`pbxgw_http_request_duration_seconds_bucket{le="+Inf",${l404}} 1\n`);
-    expect(text).toContain('pbxgw_backend_calls_total{tenant="a",backend="voipbin",outcome="success"} 1\n');
-    expect(text).toContain('pbxgw_backend_calls_total{tenant="a",backend="voipbin",outcome="timeout"} 1\n');
-    expect(text).toContain('pbxgw_backend_call_duration_seconds_bucket{le="10",tenant="a",backend="voipbin",outcome="timeout"} 0\n');
+    expect(text).toContain('pbxgw_backend_calls_total{tenant="a",backend="backend-a",outcome="success"} 1\n');
+    expect(text).toContain('pbxgw_backend_calls_total{tenant="a",backend="backend-a",outcome="timeout"} 1\n');
+    expect(text).toContain('pbxgw_backend_call_duration_seconds_bucket{le="10",tenant="a",backend="backend-a",outcome="timeout"} 0\n');
     expect(text).toContain('# TYPE pbxgw_http_request_duration_seconds histogram');
     expect(text).toContain('# TYPE pbxgw_backend_calls_total counter');
   });

@@ -30,8 +30,8 @@ export function rateLimit(store: StateStore, defaults: RateLimitConfig) {
   // A key without a limit passes synchronously: no promise for it.
   return (req: Request, res: Response, next: NextFunction): Promise<void> | void => {
     const { requests, window_s = 60 } = req.apiKey!.rate_limit ?? defaults;
-    if (requests <= 0) return next();
-    return counted(req, res, next, requests, window_s);
+    if (requests > 0) return counted(req, res, next, requests, window_s);
+    next();
   };
 }
 
