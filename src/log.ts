@@ -56,7 +56,7 @@ export function registerSecret(value: unknown): void {
 }
 
 export function scrub(line: string): string {
-  let out = line.replace(QUERY_SECRET, '$1[REDACTED]');
+  let out = redactUrl(line);
   if (secretPattern) out = out.replace(secretPattern, '[REDACTED]');
   return out;
 }
