@@ -64,6 +64,35 @@ describe('VoIPBIN credentials', () => {
   });
 });
 
+describe('VoIPBIN direct URI', () => {
+  it('uses a current direct_hash (prefix included) as is, and regenerates it', async () => {
+    const { app } = gatewayWith({ accesskey: 'vb_demo_0c5f6a3e9b1d4e7f8a2b' });
+    const created = await request(app).post('/v1/tenants/v/extensions').set(auth).send({ extension: '150', name: 'Direct' }).expect(201);
+    const raw = sim.raw(created.body.id)!;
+    expect(raw.direct_hash).toMatch(/^direct\.[0-9a-f]{12}$/);
+    expect(created.body.direct_uri).toBe(`sip:${raw.direct_hash}@sip.voipbin.net`);
+    const regen = await request(app).post(`/v1/tenants/v/extensions/${created.body.id}/direct-hash/regenerate`).set(auth).expect(200);
+    expect(regen.body.direct_uri).toBe(`sip:${sim.raw(created.body.id)!.direct_hash}@sip.voipbin.net`);
+    expect(regen.body.direct_uri).not.toBe(created.body.direct_uri);
+  });
+
+  it('adds the prefix to a seed-era bare hash', async () => {
+    const legacy = await startVoipbinSimulator({ legacy: true });
+    try {
+      const [rec] = legacy.sim.seed([{ extension: '201', name: 'Old' }]);
+      const { app } = buildTestGateway({
+        api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
+        tenants: { v: { backend: 'voipbin', base_url: `${legacy.server.url}/v1.0`, auth: { accesskey: 'vb_demo_0c5f6a3e9b1d4e7f8a2b' } } },
+      });
+      const res = await request(app).get(`/v1/tenants/v/extensions/${rec.id}`).set(auth).expect(200);
+      expect(rec.direct_hash).toMatch(/^[0-9a-f]{12}$/);
+      expect(res.body.direct_uri).toBe(`sip:direct.${rec.direct_hash}@sip.voipbin.net`);
+    } finally {
+      await legacy.server.close();
+    }
+  });
+});
+
 describe('VoIPBIN seed-era answers', () => {
   it('maps "2021-02-18 12:42:27.688282" timestamps and FQDN domains', async () => {
     const legacy = await startVoipbinSimulator({ legacy: true });

@@ -1,4 +1,4 @@
-import { mergedPutBody, parseTimestamp, registrarDomain, toCanonical, type VoipbinExtension } from './map';
+import { directUri, mergedPutBody, parseTimestamp, registrarDomain, toCanonical, type VoipbinExtension } from './map';
 
 describe('parseTimestamp: VoIPBIN three timestamp styles', () => {
   it.each([
@@ -94,6 +94,20 @@ describe('toCanonical', () => {
     expect(ext.direct_uri).toBe('sip:direct.f7e8d9c0b1a2@sip.voipbin.net');
     expect(ext.description).toBeNull();
     expect(ext.created_at).toBe('2026-01-15T09:30:00.123Z');
+  });
+
+  it('maps a current direct hash, which already carries the direct. prefix, without doubling it', () => {
+    const ext = toCanonical({ ...seed, direct_hash: 'direct.4f9c0e2a1b3d' }, 't');
+    expect(ext.direct_uri).toBe('sip:direct.4f9c0e2a1b3d@sip.voipbin.net');
+  });
+
+  it.each([
+    ['direct.a1b2c3d4e5f6', 'sip:direct.a1b2c3d4e5f6@sip.voipbin.net'],
+    ['a1b2c3d4e5f6', 'sip:direct.a1b2c3d4e5f6@sip.voipbin.net'],
+    ['', null],
+    [undefined, null],
+  ])('directUri(%p) -> %p', (hash, uri) => {
+    expect(directUri(hash)).toBe(uri);
   });
 
   it('takes username from extension when the server leaves it out (seed-era list answers)', () => {

@@ -69,6 +69,15 @@ export function registrarDomain(raw: VoipbinExtension): string | null {
   return customer ? `${customer}.registrar.voipbin.net` : null;
 }
 
+/**
+ * `sip:<hash>@sip.voipbin.net`. Current servers put the `direct.` prefix in the hash itself (`direct.4f9c0e2a1b3d`,
+ * bin-direct-manager/pkg/directhandler/handler.go); older ones sent the bare hex and the URI added the prefix.
+ */
+export function directUri(hash: unknown): string | null {
+  if (typeof hash !== 'string' || hash === '') return null;
+  return `sip:${hash.startsWith('direct.') ? hash : `direct.${hash}`}@sip.voipbin.net`;
+}
+
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
 const orNull = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
@@ -83,7 +92,7 @@ export function toCanonical(raw: VoipbinExtension, tenant: string): Extension {
     description: orNull(raw.detail),
     username: orNull(raw.username) ?? orNull(raw.extension),
     domain: registrarDomain(raw),
-    direct_uri: typeof raw.direct_hash === 'string' && raw.direct_hash !== '' ? `sip:direct.${raw.direct_hash}@sip.voipbin.net` : null,
+    direct_uri: directUri(raw.direct_hash),
     created_at: parseTimestamp(raw.tm_create),
     updated_at: parseTimestamp(raw.tm_update),
     // The backend's own fields, minus the SIP password (which only `include=password` reveals).

@@ -98,7 +98,7 @@ describe('VoIPBIN simulator', () => {
       const rec = created.json;
       expect(rec).toMatchObject({ extension: '200', username: '200', name: 'Front', detail: 'desk', password: 'pw1', tm_update: null, tm_delete: null });
       expect(rec.domain_name).toBe(rec.customer_id);
-      expect(rec.direct_hash).toMatch(/^[0-9a-f]{16}$/);
+      expect(rec.direct_hash).toMatch(/^direct\.[0-9a-f]{12}$/);
       expect(rec.tm_create).toMatch(RFC3339_US);
       expect((await call(url, 'GET', `/v1.0/extensions/${rec.id}`)).json).toEqual(rec);
       const bare = await call(url, 'POST', '/v1.0/extensions', { name: 'no number' });
@@ -142,7 +142,7 @@ describe('VoIPBIN simulator', () => {
       const [rec] = sim.seed([{ extension: '204', name: 'Direct' }]);
       const res = await call(url, 'POST', `/v1.0/extensions/${rec.id}/direct-hash-regenerate`);
       expect(res.status).toBe(200);
-      expect(res.json.direct_hash).toMatch(/^[0-9a-f]{16}$/);
+      expect(res.json.direct_hash).toMatch(/^direct\.[0-9a-f]{12}$/);
       expect(res.json.direct_hash).not.toBe(rec.direct_hash);
       expect(res.json.tm_update).toMatch(RFC3339_US);
     });
@@ -208,6 +208,7 @@ describe('VoIPBIN simulator', () => {
     expect(rec.tm_create).toMatch(LEGACY_TS);
     expect(rec).toMatchObject({ tm_update: '', tm_delete: '', customer_id: '11111111-2222-4333-8444-555555555555' });
     expect(rec.domain_name).toBe('11111111-2222-4333-8444-555555555555.registrar.voipbin.net');
+    expect(rec.direct_hash).toMatch(/^[0-9a-f]{12}$/);
     const page = await call(legacy.url, 'GET', '/v1.0/extensions');
     expect(page.json.next_page_token).toBe(rec.tm_create);
   });

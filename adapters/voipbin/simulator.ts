@@ -131,7 +131,7 @@ export class VoipbinSimulator {
       // Soft delete: the record stays readable (GET answers 200 with tm_delete set); a second DELETE is 200 too.
       if (!rec.tm_delete) rec.tm_delete = this.now();
     } else if (route === 'regenerate') {
-      Object.assign(rec, { direct_hash: hex(8), tm_update: this.now() });
+      Object.assign(rec, { direct_hash: this.directHash(), tm_update: this.now() });
     }
     return ok({ ...rec });
   }
@@ -213,7 +213,7 @@ export class VoipbinSimulator {
       id, customer_id: customerId, name: f.name ?? '', detail: f.detail ?? '', extension,
       domain_name: this.legacy ? `${customerId}.registrar.voipbin.net` : customerId,
       username: extension, // the server sets username = extension
-      password: f.password ?? '', direct_hash: hex(8),
+      password: f.password ?? '', direct_hash: this.directHash(),
       tm_create: this.now(), tm_update: this.unset, tm_delete: this.unset,
     };
     this.records.set(id, rec);
@@ -227,6 +227,12 @@ export class VoipbinSimulator {
     if (!rec) throw new HttpError(404, 'EXTENSION_NOT_FOUND', `extension ${id} not found`);
     if (rec.customer_id !== customerId) throw new HttpError(403, 'PERMISSION_DENIED', 'permission denied');
     return rec;
+  }
+
+  /** Current servers: `direct.` + 12 hex digits, the prefix inside the hash (bin-direct-manager/pkg/directhandler/
+   * handler.go, generateHash). Seed-era servers sent the bare hex. */
+  private directHash(): string {
+    return this.legacy ? hex(6) : `direct.${hex(6)}`;
   }
 
   /** A strictly increasing microsecond clock (a microsecond is added when the clock has not moved), formatted. */
