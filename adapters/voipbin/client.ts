@@ -12,6 +12,8 @@ import { BackendAuthFailedError, BackendUnavailableError, ConflictError, Gateway
 export type VoipbinAuth = { accesskey: string } | { token: string } | { username: string; password: string };
 
 const BACKEND = 'voipbin';
+/** What every extension call needs (bin-api-manager/pkg/servicehandler/extension.go). */
+export const EXTENSION_PERMISSION = 'CustomerAdmin or CustomerManager';
 /** VoIPBIN JWTs live 7 days; a shared one is reused for 6 at most. */
 const JWT_REUSE_MS = 6 * 24 * 3600_000;
 
@@ -19,10 +21,15 @@ interface ErrorEnvelope {
   error?: { status?: string; reason?: string };
 }
 
-function reasonOf(res: BackendResponse): string {
+/** VoIPBIN's reason codes are UPPER_SNAKE (bin-api-manager/docsdev/source/restful_api_errors.rst). Anything
+ * else in that field is not a code, and is not repeated. */
+const REASON_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/** The envelope's `reason` code, or "" (never its `message`, which is the vendor's text). */
+export function reasonOf(res: BackendResponse): string {
   try {
-    const body = JSON.parse(res.text) as ErrorEnvelope;
-    return typeof body?.error?.reason === 'string' ? body.error.reason : '';
+    const reason = (JSON.parse(res.text) as ErrorEnvelope)?.error?.reason;
+    return typeof reason === 'string' && REASON_CODE.test(reason) ? reason : '';
   } catch {
     return '';
   }
@@ -32,7 +39,8 @@ export interface CallOptions {
   data?: unknown;
   params?: Record<string, string | number | undefined>;
   idempotent: boolean;
-  /** The call names one extension: 403 (another customer's) and 400 INVALID_ID mean "no such extension here". */
+  /** The call names one extension: 400 INVALID_ID means "no such extension here", and so does a 403 when the
+   * credential may list extensions (the id is another customer's). */
   extensionId?: string;
 }
 
@@ -65,7 +73,15 @@ export class VoipbinClient {
       res = await this.http.request(this.backendRequest(ctx, method, path, opts, token));
     }
     if (res.status >= 200 && res.status < 300) return parseJsonBody(BACKEND, res);
-    throw this.toError(res, opts);
+    const reason = reasonOf(res);
+    if (res.status === 403 && opts.extensionId !== undefined && reason !== 'ACCOUNT_FROZEN' && reason !== 'DIRECT_ACCESS_NOT_SUPPORTED') {
+      // VoIPBIN answers 403 PERMISSION_DENIED both for another customer's id and for a credential without the
+      // permission (which gets it on every extension call). The cheapest call tells which: a one-item list.
+      // Its 403 is thrown as the credential's fault; if it answers, the id is someone else's.
+      await this.call(ctx, 'GET', 'extensions', { idempotent: true, params: { page_size: 1 } });
+      throw new NotFoundError(`No extension '${opts.extensionId}'.`);
+    }
+    throw this.toError(res, reason, opts);
   }
 
   /** The call as BackendHttp takes it: an access key goes as `?accesskey=` (as Bearer it would be read as a JWT
@@ -112,8 +128,7 @@ export class VoipbinClient {
     return body.token;
   }
 
-  private toError(res: BackendResponse, opts: CallOptions): GatewayError {
-    const reason = reasonOf(res);
+  private toError(res: BackendResponse, reason: string, opts: CallOptions): GatewayError {
     const what = reason ? `${res.status} ${reason}` : `HTTP ${res.status}`;
     switch (res.status) {
       case 400:
@@ -121,11 +136,16 @@ export class VoipbinClient {
         return new UnprocessableError(`VoIPBIN refused the request (${what}).`, []);
       case 401:
         return new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's credentials (${what}).`);
-      case 403:
+      case 403: {
         if (reason === 'ACCOUNT_FROZEN') return new BackendAuthFailedError(BACKEND, 'The VoIPBIN account is frozen.');
-        // Another customer's extension: for this tenant it does not exist.
-        if (opts.extensionId !== undefined) return new NotFoundError(`No extension '${opts.extensionId}'.`);
-        return new BackendAuthFailedError(BACKEND, `VoIPBIN denied the request (${what}).`);
+        if (reason === 'DIRECT_ACCESS_NOT_SUPPORTED') {
+          return new BackendAuthFailedError(BACKEND, 'The VoIPBIN credential is a direct-access token, which cannot manage extensions.');
+        }
+        // A 403 on a call that names no extension (the list, a create): the credential lacks the permission.
+        const err = new BackendAuthFailedError(BACKEND, `The VoIPBIN credential lacks the ${EXTENSION_PERMISSION} permission that extension calls need (${what}).`);
+        err.extra.missing_permission = EXTENSION_PERMISSION;
+        return err;
+      }
       case 404:
         if (reason === 'ROUTE_NOT_FOUND') return new BackendUnavailableError(BACKEND, 'VoIPBIN does not know this route: check the tenant base_url.');
         return new NotFoundError(opts.extensionId !== undefined ? `No extension '${opts.extensionId}'.` : 'Not found on VoIPBIN.');

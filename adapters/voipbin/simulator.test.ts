@@ -163,6 +163,34 @@ describe('VoIPBIN simulator', () => {
       expect(bad.json.error).toMatchObject({ status: 'INVALID_ARGUMENT', reason: 'INVALID_ID' });
     });
 
+    it('answers 403 PERMISSION_DENIED on every extension call to a login without CustomerAdmin or CustomerManager', async () => {
+      const agent = { username: 'agent@example.com', password: 'agent-pw-1', permissions: ['CustomerAgent' as const] };
+      const manager = { username: 'manager@example.com', password: 'manager-pw-1', permissions: ['CustomerManager' as const] };
+      const perms = await start({ users: [agent, manager] });
+      const [own] = perms.sim.seed([{ extension: '100', name: 'Own' }]);
+      const bearer = async (who: { username: string; password: string }) => ({ authorization: `Bearer ${(await login(perms.url, who.username, who.password)).json.token}` });
+      const agentAuth = await bearer(agent);
+      const denied = [
+        await call(perms.url, 'GET', '/v1.0/extensions', undefined, { auth: false, headers: agentAuth }),
+        await call(perms.url, 'POST', '/v1.0/extensions', { extension: '101', name: 'x' }, { auth: false, headers: agentAuth }),
+        await call(perms.url, 'GET', `/v1.0/extensions/${own.id}`, undefined, { auth: false, headers: agentAuth }),
+        await call(perms.url, 'PUT', `/v1.0/extensions/${own.id}`, { name: 'x', detail: '', password: 'p' }, { auth: false, headers: agentAuth }),
+        await call(perms.url, 'DELETE', `/v1.0/extensions/${own.id}`, undefined, { auth: false, headers: agentAuth }),
+        await call(perms.url, 'POST', `/v1.0/extensions/${own.id}/direct-hash-regenerate`, undefined, { auth: false, headers: agentAuth }),
+      ];
+      for (const res of denied) {
+        expect(res.status).toBe(403);
+        expect(res.json.error).toMatchObject({ status: 'PERMISSION_DENIED', reason: 'PERMISSION_DENIED' });
+      }
+      expect(perms.sim.raw(own.id)).toMatchObject({ name: 'Own', tm_delete: null });
+      // The id is looked up before the permission is checked.
+      const unknown = await call(perms.url, 'GET', '/v1.0/extensions/00000000-0000-4000-8000-000000000000', undefined, { auth: false, headers: agentAuth });
+      expect(unknown.status).toBe(404);
+      const managerAuth = await bearer(manager);
+      expect((await call(perms.url, 'GET', '/v1.0/extensions', undefined, { auth: false, headers: managerAuth })).status).toBe(200);
+      expect((await call(perms.url, 'GET', `/v1.0/extensions/${own.id}`, undefined, { auth: false, headers: managerAuth })).status).toBe(200);
+    });
+
     it('echoes a safe X-Request-Id and generates one otherwise', async () => {
       const echoed = await call(url, 'GET', '/v1.0/extensions/not-a-uuid', undefined, { headers: { 'x-request-id': 'gw-abc.123:4' } });
       expect(echoed.headers.get('x-request-id')).toBe('gw-abc.123:4');

@@ -10,6 +10,18 @@ import { serveSimulator, type RunningSimulator, type SimHandler, type SimRequest
 export const DEMO_ACCESSKEY = 'vb_demo_0c5f6a3e9b1d4e7f8a2b';
 export const DEMO_USER = { username: 'demo@example.com', password: 'demo-password-1' };
 
+/** Agent permissions that matter here: every extension call needs CustomerAdmin or CustomerManager
+ * (bin-api-manager/pkg/servicehandler/extension.go). */
+export type VoipbinPermission = 'CustomerAdmin' | 'CustomerManager' | 'CustomerAgent';
+export interface VoipbinSimUser {
+  username: string;
+  password: string;
+  /** The agent's permissions; default ['CustomerAdmin']. An agent without CustomerAdmin or CustomerManager gets
+   * 403 PERMISSION_DENIED on every extension call. (Access keys always count as CustomerAdmin:
+   * bin-api-manager/models/auth/auth.go, HasPermission.) */
+  permissions?: VoipbinPermission[];
+}
+
 const DEFAULT_CUSTOMER_ID = '5e4a0680-804e-11ec-8477-2fea5968d85b';
 const FOREIGN_CUSTOMER_ID = 'a7c3e1f0-2b4d-4e6f-8a9b-0c1d2e3f4a5b';
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -22,8 +34,8 @@ const STATUS_NAMES: Record<number, string> = {
 export interface VoipbinSimOptions {
   /** Accepted access keys (default [DEMO_ACCESSKEY]). */
   accessKeys?: string[];
-  /** Accepted logins (default [DEMO_USER]). */
-  users?: { username: string; password: string }[];
+  /** Accepted logins (default [DEMO_USER], a CustomerAdmin). */
+  users?: VoipbinSimUser[];
   /** The main customer's UUID (default a fixed one). */
   customerId?: string;
   /** JWT lifetime, default 7 days. */
@@ -38,6 +50,10 @@ export interface SimExtensionSeed { extension: string; name: string; detail?: st
 
 type ExtRecord = Record<string, string | null>;
 type Route = 'list' | 'create' | 'get' | 'put' | 'delete' | 'regenerate';
+/** Who is calling: the customer, and whether the credential may manage extensions. */
+interface Identity { customerId: string; manager: boolean }
+
+const MANAGES_EXTENSIONS = (p: VoipbinPermission[]) => p.includes('CustomerAdmin') || p.includes('CustomerManager');
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly reason: string, message: string, readonly headers: Record<string, string> = {}) {
@@ -51,11 +67,11 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 export class VoipbinSimulator {
   readonly calls: { method: string; path: string }[] = [];
   private readonly records = new Map<string, ExtRecord>();
-  private readonly tokens = new Map<string, { customerId: string; expMs: number }>();
+  private readonly tokens = new Map<string, Identity & { expMs: number }>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly secret = randomBytes(32);
   private readonly accessKeys: Set<string>;
-  private readonly users: { username: string; password: string }[];
+  private readonly users: VoipbinSimUser[];
   private readonly customerId: string;
   private readonly ttlMs: number;
   private readonly legacy: boolean;
@@ -118,11 +134,15 @@ export class VoipbinSimulator {
     const route = m && routeOf(req.method, m[1], m[2]);
     // Like the real (gin) router, an unknown route is answered before any authentication.
     if (!m || !route) throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`);
-    const customerId = this.authenticate(req);
+    const who = this.authenticate(req);
+    const customerId = who.customerId;
     this.throttle(customerId);
+    // List and create check the permission first; the calls on one id look the id up first (unknown: 404), then
+    // check ownership and permission together (403), as pkg/servicehandler/extension.go does.
+    if ((route === 'list' || route === 'create') && !who.manager) throw permissionDenied();
     if (route === 'list') return ok(this.list(customerId, req.query));
     if (route === 'create') return ok(this.create(customerId, fields(req.body, ['extension', 'name', 'detail', 'password'])));
-    const rec = this.owned(customerId, m[1]);
+    const rec = this.owned(who, m[1]);
     if (route === 'put') {
       // PUT replaces exactly these three fields; one left out becomes "" (the SIP password too). Other keys
       // (`direct`, `direct_regenerate`, `extension`) are ignored. A soft-deleted record is updated all the same.
@@ -150,20 +170,20 @@ export class VoipbinSimulator {
       customer_id: this.customerId, username: user.username, iat: Math.floor(nowMs / 1000), exp: Math.floor(expMs / 1000), jti: randomUUID(),
     }));
     const token = `${header}.${payload}.${b64url(createHmac('sha256', this.secret).update(`${header}.${payload}`).digest())}`;
-    this.tokens.set(token, { customerId: this.customerId, expMs });
+    this.tokens.set(token, { customerId: this.customerId, manager: MANAGES_EXTENSIONS(user.permissions ?? ['CustomerAdmin']), expMs });
     return { status: 200, body: { username: user.username, token } };
   }
 
   /** Access keys only as `?accesskey=` or cookie; JWTs as `?token=`, Bearer, or cookie. A key sent as Bearer is a bad JWT. */
-  private authenticate(req: SimRequest): string {
+  private authenticate(req: SimRequest): Identity {
     const cookies = parseCookies(req.headers.cookie);
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
     const key = req.query.accesskey ?? cookies.accesskey;
     const jwt = req.query.token ?? bearer ?? cookies.token;
     if (key === undefined && jwt === undefined) throw new HttpError(401, 'AUTHENTICATION_REQUIRED', 'authentication is required');
-    if (key !== undefined && this.accessKeys.has(key)) return this.customerId;
+    if (key !== undefined && this.accessKeys.has(key)) return { customerId: this.customerId, manager: true };
     const session = jwt !== undefined ? this.tokens.get(jwt) : undefined;
-    if (session && session.expMs > Date.now()) return session.customerId;
+    if (session && session.expMs > Date.now()) return session;
     throw new HttpError(401, 'INVALID_CREDENTIALS', 'the credentials are invalid or expired');
   }
 
@@ -220,12 +240,13 @@ export class VoipbinSimulator {
     return { ...rec };
   }
 
-  /** 400 for a malformed id, 404 for an unknown one, 403 (not 404) for another customer's. Deleted ones are found. */
-  private owned(customerId: string, id: string): ExtRecord {
-    if (!UUID_RE.test(id)) throw new HttpError(400, 'INVALID_ID', `invalid id: ${id}`);
+  /** 400 for a malformed id, 404 for an unknown one, 403 (not 404) for another customer's or for a credential
+   * without the permission. Deleted ones are found. */
+  private owned(who: Identity, id: string): ExtRecord {
+    if (!UUID_RE.test(id)) throw new HttpError(400, 'INVALID_ID', 'The provided id is not a valid UUID.');
     const rec = this.records.get(id);
-    if (!rec) throw new HttpError(404, 'EXTENSION_NOT_FOUND', `extension ${id} not found`);
-    if (rec.customer_id !== customerId) throw new HttpError(403, 'PERMISSION_DENIED', 'permission denied');
+    if (!rec) throw new HttpError(404, 'EXTENSION_NOT_FOUND', 'The extension was not found.');
+    if (rec.customer_id !== who.customerId || !who.manager) throw permissionDenied();
     return rec;
   }
 
@@ -285,6 +306,7 @@ function parseCookies(header: string | undefined): Record<string, string> {
 }
 
 const ok = (body: unknown): SimResponse => ({ status: 200, body });
+const permissionDenied = () => new HttpError(403, 'PERMISSION_DENIED', 'You do not have permission to access this resource.');
 
 export async function startVoipbinSimulator(opts?: VoipbinSimOptions, port = 0): Promise<{ sim: VoipbinSimulator; server: RunningSimulator }> {
   const sim = new VoipbinSimulator(opts);

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import nock from 'nock';
+import request from 'supertest';
 import { voipbin } from '../../adapters/voipbin/adapter';
-import { DEMO_ACCESSKEY, VoipbinSimulator } from '../../adapters/voipbin/simulator';
+import { DEMO_ACCESSKEY, DEMO_USER, VoipbinSimulator, type VoipbinSimOptions, type VoipbinSimUser } from '../../adapters/voipbin/simulator';
+import { buildTestGateway, type TestGateway } from '../helpers';
+import { startFake, type ContractBackend, type FakeMode, type RunningFake } from './harness';
 import { describeAdapterContract } from './suite';
 
 describeAdapterContract({
@@ -19,4 +23,98 @@ describeAdapterContract({
       requestCount: () => sim.calls.length,
     };
   },
+});
+
+// ---- VoIPBIN's own behaviour, through the gateway, over nock and over the simulator's HTTP server ----------------
+
+const KEY = 'voipbin-contract-key-00001';
+const auth = { Authorization: `Bearer ${KEY}` };
+/** An agent login without CustomerAdmin or CustomerManager. */
+const AGENT: VoipbinSimUser = { username: 'agent@example.com', password: 'agent-password-Zq81', permissions: ['CustomerAgent'] };
+const PERMISSION = 'CustomerAdmin or CustomerManager';
+/** The vendor's message text for a 403: it must reach no caller. */
+const VENDOR_403_TEXT = 'You do not have permission';
+
+describe.each<FakeMode>(['nock', 'simulator'])('VoIPBIN through the gateway (%s)', (mode) => {
+  let sim: VoipbinSimulator;
+  let fake: RunningFake;
+  let gw: TestGateway;
+  const api = () => request(gw.app);
+
+  beforeAll(() => {
+    if (!nock.isActive()) nock.activate();
+    nock.disableNetConnect();
+    nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
+  });
+  afterAll(() => {
+    nock.enableNetConnect();
+    nock.restore();
+  });
+
+  async function start(opts: VoipbinSimOptions = {}): Promise<void> {
+    sim = new VoipbinSimulator({ users: [DEMO_USER, AGENT], ...opts });
+    const backend = { handler: sim.handle, state: sim, basePath: '/v1.0' } as ContractBackend<VoipbinSimulator>;
+    fake = await startFake(mode, backend);
+    const tenant = (a: Record<string, unknown>) => ({ backend: 'voipbin', base_url: fake.baseUrl, timeout_ms: 2000, auth: a });
+    gw = buildTestGateway({
+      api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
+      tenants: { admin: tenant({ accesskey: DEMO_ACCESSKEY }), agent: tenant({ username: AGENT.username, password: AGENT.password }) },
+    });
+  }
+  afterEach(() => fake.close());
+
+  describe('a credential without the CustomerAdmin or CustomerManager permission', () => {
+    beforeEach(() => start());
+
+    const expectPermissionProblem = (body: Record<string, unknown>) => {
+      expect(body).toMatchObject({ type: '/problems/backend-auth-failed', status: 502, backend: 'voipbin', missing_permission: PERMISSION });
+      expect(body.detail).toContain(`lacks the ${PERMISSION} permission`);
+      expect(JSON.stringify(body)).not.toContain(VENDOR_403_TEXT);
+    };
+
+    it('answers the list with 502 backend-auth-failed naming the missing permission', async () => {
+      const res = await api().get('/v1/tenants/agent/extensions').set(auth).expect(502);
+      expectPermissionProblem(res.body);
+      expect(gw.logs()).not.toContain(AGENT.password);
+    });
+
+    it('answers a 403 on one id with the same 502, after one one-item list, on every operation', async () => {
+      const [own] = sim.seed([{ extension: '100', name: 'Mine' }]);
+      for (const call of [
+        () => api().get(`/v1/tenants/agent/extensions/${own.id}`),
+        () => api().patch(`/v1/tenants/agent/extensions/${own.id}`).send({ name: 'x' }),
+        () => api().delete(`/v1/tenants/agent/extensions/${own.id}`),
+        () => api().post(`/v1/tenants/agent/extensions/${own.id}/direct-hash/regenerate`),
+        () => api().post('/v1/tenants/agent/extensions').send({ extension: '101', name: 'New' }),
+      ]) {
+        const res = await call().set(auth).expect(502);
+        expectPermissionProblem(res.body);
+      }
+      expect(sim.raw(own.id)).toMatchObject({ name: 'Mine', tm_delete: null });
+      // The server looks the id up before it checks the permission: an unknown id is a plain 404.
+      await api().get(`/v1/tenants/agent/extensions/${randomUUID()}`).set(auth).expect(404);
+    });
+
+    it('shows backend-auth-failed in /readyz', async () => {
+      const res = await api().get('/readyz').expect(200);
+      expect(res.body.status).toBe('degraded');
+      const agent = res.body.tenants.find((t: { name: string }) => t.name === 'agent');
+      expect(agent).toMatchObject({ ready: false, problem: { type: '/problems/backend-auth-failed' } });
+      expect(agent.problem.detail).toContain(PERMISSION);
+      expect(res.body.tenants.find((t: { name: string }) => t.name === 'admin')).toMatchObject({ ready: true });
+    });
+
+    it('answers another customer\u2019s id (403 to a credential that may list) with 404', async () => {
+      const foreign = sim.seedForeign({ extension: '100', name: 'Theirs' });
+      const before = sim.calls.length;
+      const res = await api().get(`/v1/tenants/admin/extensions/${foreign}`).set(auth).expect(404);
+      expect(res.body.type).toBe('/problems/not-found');
+      expect(sim.calls.slice(before)).toEqual([
+        { method: 'GET', path: `/v1.0/extensions/${foreign}` },
+        { method: 'GET', path: '/v1.0/extensions' },
+      ]);
+      await api().delete(`/v1/tenants/admin/extensions/${foreign}`).set(auth).expect(404);
+      expect(sim.raw(foreign)?.tm_delete).toBeNull();
+    });
+  });
 });
