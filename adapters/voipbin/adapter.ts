@@ -5,7 +5,8 @@
 import { defineAdapter, type AdapterContext, type Capabilities, type Extension, type ExtensionPatch, type ListPage, type ListPageRequest, type NewExtension, type PbxAdapter, type RequestContext } from '../../src/contract';
 import { BackendUnavailableError, ConflictError, NotFoundError } from '../../src/errors';
 import { allExtensions } from '../../src/paging';
-import { VoipbinClient, type VoipbinAuth } from './client';
+import { newRequestContext } from '../../src/request-context';
+import { VoipbinClient, VoipbinFailedError, type VoipbinAuth } from './client';
 import configSchema from './config.schema.json';
 import { asVoipbinExtension, isDeleted, isUuid, mergedPutBody, toCanonical, type VoipbinExtension } from './map';
 import { DEMO_ACCESSKEY, startVoipbinSimulator } from './simulator';
@@ -82,7 +83,51 @@ class VoipbinAdapter implements PbxAdapter {
       }
     }
     const body = { extension: number, password: input.password, name: input.name, detail: input.description ?? '' };
-    return this.canonical(this.expectExtension(await this.client.call(ctx, 'POST', 'extensions', { data: body, idempotent: false })));
+    try {
+      return this.canonical(this.expectExtension(await this.client.call(ctx, 'POST', 'extensions', { data: body, idempotent: false })));
+    } catch (err) {
+      if (err instanceof VoipbinFailedError && err.vendorStatus === 500) return this.afterFailedCreate(ctx, input, err);
+      throw err;
+    }
+  }
+
+  /**
+   * VoIPBIN's create answers a plain 500 for every failure (bin-registrar-manager/pkg/extensionhandler/extension.go):
+   * a duplicate number (its SIP AOR exists), the account's resource limit, or any later step, and it rolls nothing
+   * back. So after a 500 the adapter looks the number up and says what it found: the extension as sent (stored,
+   * then a later step failed: it is created), someone else's (created meanwhile by another client: 409), or none
+   * (not created: 502 with VoIPBIN's reason code, never its message).
+   */
+  private async afterFailedCreate(ctx: RequestContext, input: NewExtension, failure: VoipbinFailedError): Promise<Extension> {
+    const number = input.extension!;
+    const reason = failure.vendorReason ? `500 ${failure.vendorReason}` : 'HTTP 500';
+    let found: Extension | undefined;
+    try {
+      // A budget of its own, as the gateway's own reconciliation has: the request's may be spent.
+      for await (const ext of allExtensions(newRequestContext(ctx.requestId, 5000), this, MAX_PAGE)) {
+        if (ext.extension === number) {
+          found = ext;
+          break;
+        }
+      }
+    } catch {
+      throw this.failedCreate(failure, `VoIPBIN failed the create of extension ${number} (${reason}), and whether it was created could not be checked.`);
+    }
+    if (!found) {
+      throw this.failedCreate(
+        failure,
+        `VoIPBIN refused to create extension ${number} (${reason}): it was not created. Likely causes: the account's extension limit, or a SIP account that an earlier failed create of this number left behind (that number then fails every time).`,
+      );
+    }
+    if (found.password === input.password && found.name === input.name && (found.description ?? '') === (input.description ?? '')) {
+      // Stored as sent, then a later step failed: the extension exists, and it is this create's.
+      return found;
+    }
+    throw new ConflictError(`Extension ${number} was created by another client while this create ran.`, [{ pointer: '/extension', detail: 'already exists' }]);
+  }
+
+  private failedCreate(failure: VoipbinFailedError, detail: string): VoipbinFailedError {
+    return new VoipbinFailedError(failure.vendorStatus, failure.vendorReason, detail);
   }
 
   async updateExtension(ctx: RequestContext, id: string, patch: ExtensionPatch): Promise<Extension> {

@@ -35,6 +35,19 @@ export function reasonOf(res: BackendResponse): string {
   }
 }
 
+/** VoIPBIN answered 5xx (502 backend-unavailable): remembers the status and the reason code (`vendor_reason`), never
+ * the message, so that the adapter can tell a create's 500 from a lost answer. */
+export class VoipbinFailedError extends BackendUnavailableError {
+  constructor(
+    readonly vendorStatus: number,
+    readonly vendorReason: string,
+    detail: string,
+  ) {
+    super(BACKEND, detail);
+    if (vendorReason) this.extra.vendor_reason = vendorReason;
+  }
+}
+
 export interface CallOptions {
   data?: unknown;
   params?: Record<string, string | number | undefined>;
@@ -152,7 +165,7 @@ export class VoipbinClient {
       case 409:
         return new ConflictError(`VoIPBIN reports a conflict (${what}).`);
       default:
-        return new BackendUnavailableError(BACKEND, `VoIPBIN failed (${what}).`);
+        return new VoipbinFailedError(res.status, reason, `VoIPBIN failed (${what}).`);
     }
   }
 }

@@ -114,11 +114,43 @@ describe('VoIPBIN simulator', () => {
       expect(res.json.tm_update).toMatch(RFC3339_US);
     });
 
-    it('answers a duplicate active extension number with 500 INTERNAL_ERROR', async () => {
+    it('answers a duplicate active extension number with 500 INTERNAL', async () => {
       sim.seed([{ extension: '202', name: 'A' }]);
       const res = await call(url, 'POST', '/v1.0/extensions', { extension: '202', name: 'B' });
       expect(res.status).toBe(500);
-      expect(res.json.error).toMatchObject({ status: 'INTERNAL', reason: 'INTERNAL_ERROR' });
+      expect(res.json.error).toMatchObject({ status: 'INTERNAL', reason: 'INTERNAL', message: 'An internal error occurred.' });
+    });
+
+    it('answers 500 INTERNAL beyond the extension limit', async () => {
+      const limited = await start({ extensionLimit: 2 });
+      limited.sim.seed([{ extension: '1', name: 'A' }, { extension: '2', name: 'B' }]);
+      const res = await call(limited.url, 'POST', '/v1.0/extensions', { extension: '3', name: 'C' });
+      expect(res.status).toBe(500);
+      expect(res.json.error.reason).toBe('INTERNAL');
+      expect((await call(limited.url, 'GET', '/v1.0/extensions')).json.result).toHaveLength(2);
+    });
+
+    it('leaves a failed create half-done: after the AOR the number fails until then; after the insert it exists', async () => {
+      const half = await start();
+      half.sim.failNextCreate('after-aor');
+      expect((await call(half.url, 'POST', '/v1.0/extensions', { extension: '50', name: 'A' })).status).toBe(500);
+      expect((await call(half.url, 'GET', '/v1.0/extensions')).json.result).toHaveLength(0);
+      expect((await call(half.url, 'POST', '/v1.0/extensions', { extension: '50', name: 'A' })).status).toBe(500);
+      expect((await call(half.url, 'POST', '/v1.0/extensions', { extension: '51', name: 'B' })).status).toBe(200);
+      half.sim.failNextCreate('after-insert');
+      expect((await call(half.url, 'POST', '/v1.0/extensions', { extension: '52', name: 'C' })).status).toBe(500);
+      const list = (await call(half.url, 'GET', '/v1.0/extensions')).json.result as { extension: string }[];
+      expect(list.map((r) => r.extension)).toEqual(['52', '51']);
+    });
+
+    it('lets another client create the same number just before the next create', async () => {
+      const race = await start();
+      race.sim.raceNextCreate({ extension: '60', name: 'Theirs', password: 'their-pw' });
+      const res = await call(race.url, 'POST', '/v1.0/extensions', { extension: '60', name: 'Mine' });
+      expect(res.status).toBe(500);
+      const list = (await call(race.url, 'GET', '/v1.0/extensions')).json.result;
+      expect(list).toHaveLength(1);
+      expect(list[0]).toMatchObject({ extension: '60', name: 'Theirs' });
     });
 
     it('soft-deletes: 200 twice, GET still 200 with tm_delete, gone from the list, number reusable', async () => {

@@ -44,7 +44,14 @@ export interface VoipbinSimOptions {
   legacy?: boolean;
   /** Per-customer token bucket; default none. */
   rateLimit?: { perSecond: number; burst: number };
+  /** The account's extension limit (billing's resource limit); a create beyond it is 500 INTERNAL. Default none. */
+  extensionLimit?: number;
 }
+
+/** Where the next create fails (bin-registrar-manager/pkg/extensionhandler/extension.go, Create): `after-aor` leaves
+ * the number's SIP AOR behind and no extension (that number then fails with 500 until the AOR goes), `after-insert`
+ * stores the extension and then fails (the SIP auth step), so the 500 hides a create that happened. */
+export type CreateFailure = 'after-aor' | 'after-insert';
 
 export interface SimExtensionSeed { extension: string; name: string; detail?: string; password?: string }
 
@@ -67,6 +74,10 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 export class VoipbinSimulator {
   readonly calls: { method: string; path: string }[] = [];
   private readonly records = new Map<string, ExtRecord>();
+  /** The Asterisk AORs, `<customer>/<extension>`: created first by a create, removed by a delete, never rolled back. */
+  private readonly aors = new Set<string>();
+  private nextCreateFailure: CreateFailure | undefined;
+  private nextCreateRace: SimExtensionSeed | undefined;
   private readonly tokens = new Map<string, Identity & { expMs: number }>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly secret = randomBytes(32);
@@ -112,6 +123,16 @@ export class VoipbinSimulator {
     this.seed(names.map((name, i) => ({ extension: String(100 + i), name, detail: `${name} desk phone`, password: `demo-${100 + i}-${hex(4)}` })));
   }
 
+  /** Make the next create through the API fail at `stage` with a 500, as a real partial failure does. */
+  failNextCreate(stage: CreateFailure): void {
+    this.nextCreateFailure = stage;
+  }
+
+  /** Another client of the same customer creates `ext` just before the next create through the API arrives. */
+  raceNextCreate(ext: SimExtensionSeed): void {
+    this.nextCreateRace = ext;
+  }
+
   seedForeign(ext: SimExtensionSeed): string {
     return this.create(FOREIGN_CUSTOMER_ID, { ...ext, password: ext.password ?? hex(8) }).id as string;
   }
@@ -141,7 +162,15 @@ export class VoipbinSimulator {
     // check ownership and permission together (403), as pkg/servicehandler/extension.go does.
     if ((route === 'list' || route === 'create') && !who.manager) throw permissionDenied();
     if (route === 'list') return ok(this.list(customerId, req.query));
-    if (route === 'create') return ok(this.create(customerId, fields(req.body, ['extension', 'name', 'detail', 'password'])));
+    if (route === 'create') {
+      const body = fields(req.body, ['extension', 'name', 'detail', 'password']);
+      const race = this.nextCreateRace;
+      this.nextCreateRace = undefined;
+      if (race) this.seed([race]);
+      const failure = this.nextCreateFailure;
+      this.nextCreateFailure = undefined;
+      return ok(this.create(customerId, body, failure));
+    }
     const rec = this.owned(who, m[1]);
     if (route === 'put') {
       // PUT replaces exactly these three fields; one left out becomes "" (the SIP password too). Other keys
@@ -149,7 +178,10 @@ export class VoipbinSimulator {
       Object.assign(rec, fields(req.body, ['name', 'detail', 'password']), { tm_update: this.now() });
     } else if (route === 'delete') {
       // Soft delete: the record stays readable (GET answers 200 with tm_delete set); a second DELETE is 200 too.
-      if (!rec.tm_delete) rec.tm_delete = this.now();
+      if (!rec.tm_delete) {
+        rec.tm_delete = this.now();
+        this.aors.delete(`${rec.customer_id}/${rec.extension}`);
+      }
     } else if (route === 'regenerate') {
       Object.assign(rec, { direct_hash: this.directHash(), tm_update: this.now() });
     }
@@ -219,15 +251,17 @@ export class VoipbinSimulator {
     return { result, next_page_token: result.length ? (result[result.length - 1].tm_create as string) : '' };
   }
 
-  private create(customerId: string, f: Partial<Record<'extension' | 'name' | 'detail' | 'password', string>>): ExtRecord {
-    // No validation at all: missing fields are stored as "". A duplicate active number fails in the database,
-    // which the real server surfaces as a plain 500.
+  private create(customerId: string, f: Partial<Record<'extension' | 'name' | 'detail' | 'password', string>>, failure?: CreateFailure): ExtRecord {
+    // No validation at all: missing fields are stored as "". The steps of the real Create, in order: the resource
+    // limit, the SIP AOR (its id is <extension>@<customer>, so a duplicate live number fails here), auth, endpoint,
+    // direct hash, the extension row, the SIP auth row. Nothing is rolled back, and every failure is a plain 500.
     const extension = f.extension ?? '';
-    for (const r of this.records.values()) {
-      if (r.customer_id === customerId && !r.tm_delete && r.extension === extension) {
-        throw new HttpError(500, 'INTERNAL_ERROR', 'internal server error');
-      }
-    }
+    const limit = this.opts.extensionLimit;
+    if (limit !== undefined && [...this.records.values()].filter((r) => r.customer_id === customerId && !r.tm_delete).length >= limit) throw internal();
+    const aor = `${customerId}/${extension}`;
+    if (this.aors.has(aor)) throw internal();
+    this.aors.add(aor);
+    if (failure === 'after-aor') throw internal();
     const id = randomUUID();
     const rec: ExtRecord = {
       id, customer_id: customerId, name: f.name ?? '', detail: f.detail ?? '', extension,
@@ -237,6 +271,7 @@ export class VoipbinSimulator {
       tm_create: this.now(), tm_update: this.unset, tm_delete: this.unset,
     };
     this.records.set(id, rec);
+    if (failure === 'after-insert') throw internal();
     return { ...rec };
   }
 
@@ -306,6 +341,8 @@ function parseCookies(header: string | undefined): Record<string, string> {
 }
 
 const ok = (body: unknown): SimResponse => ({ status: 200, body });
+/** Every unexpected failure, as bin-api-manager/server/error_translate.go renders it. */
+const internal = () => new HttpError(500, 'INTERNAL', 'An internal error occurred.');
 const permissionDenied = () => new HttpError(403, 'PERMISSION_DENIED', 'You do not have permission to access this resource.');
 
 export async function startVoipbinSimulator(opts?: VoipbinSimOptions, port = 0): Promise<{ sim: VoipbinSimulator; server: RunningSimulator }> {

@@ -117,4 +117,52 @@ describe.each<FakeMode>(['nock', 'simulator'])('VoIPBIN through the gateway (%s)
       expect(sim.raw(foreign)?.tm_delete).toBeNull();
     });
   });
+
+  describe('a create that VoIPBIN answers with 500', () => {
+    /** The vendor's message text for a 500: it must reach no caller. */
+    const VENDOR_500_TEXT = 'An internal error occurred';
+    const create = (extension: string, extra: Record<string, unknown> = {}) =>
+      api().post('/v1/tenants/admin/extensions').set(auth).send({ extension, name: `Ext ${extension}`, ...extra });
+
+    it('is 502 "not created" with the reason code when the account is at its extension limit', async () => {
+      await start({ extensionLimit: 1 });
+      sim.seed([{ extension: '100', name: 'Only' }]);
+      const res = await create('101').expect(502);
+      expect(res.body).toMatchObject({ type: '/problems/backend-unavailable', backend: 'voipbin', vendor_reason: 'INTERNAL' });
+      expect(res.body.detail).toContain('extension 101');
+      expect(res.body.detail).toContain('it was not created');
+      expect(JSON.stringify(res.body)).not.toContain(VENDOR_500_TEXT);
+      expect(gw.logs()).not.toContain(VENDOR_500_TEXT);
+    });
+
+    it('is 502 "not created" every time for a number whose SIP account a failed create left behind', async () => {
+      await start();
+      sim.failNextCreate('after-aor');
+      for (let i = 0; i < 2; i++) {
+        const res = await create('200').expect(502);
+        expect(res.body).toMatchObject({ type: '/problems/backend-unavailable', vendor_reason: 'INTERNAL' });
+        expect(res.body.detail).toContain('it was not created');
+      }
+      expect((await api().get('/v1/tenants/admin/extensions').set(auth).expect(200)).body.items).toEqual([]);
+      await create('201').expect(201);
+    });
+
+    it('is the created extension (201) when VoIPBIN stored it as sent and then failed a later step', async () => {
+      await start();
+      sim.failNextCreate('after-insert');
+      const res = await create('300', { password: 'Given-Secret-300', description: 'desk' }).expect(201);
+      expect(res.body).toMatchObject({ extension: '300', name: 'Ext 300', description: 'desk', password: 'Given-Secret-300' });
+      expect(sim.raw(res.body.id)).toMatchObject({ extension: '300', tm_delete: null });
+    });
+
+    it('is 409 when another client created the number meanwhile, and leaves theirs alone', async () => {
+      await start();
+      sim.raceNextCreate({ extension: '400', name: 'Theirs', password: 'their-Secret-4' });
+      const res = await create('400').expect(409);
+      expect(res.body).toMatchObject({ type: '/problems/conflict', errors: [{ pointer: '/extension' }] });
+      const items = (await api().get('/v1/tenants/admin/extensions').set(auth).expect(200)).body.items;
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({ extension: '400', name: 'Theirs' });
+    });
+  });
 });
