@@ -37,7 +37,7 @@ class VoipbinAdapter implements PbxAdapter {
 
   constructor(private readonly setup: AdapterContext) {
     const cfg = setup.config as AdapterContext['config'] & { login_url?: string };
-    this.client = new VoipbinClient(setup.http, cfg.auth as VoipbinAuth, cfg.login_url ?? loginUrlFor(cfg.base_url), setup.state);
+    this.client = new VoipbinClient(setup.http, cfg.auth as VoipbinAuth, cfg.login_url ?? loginUrlFor(cfg.base_url), setup.state, setup.logger);
   }
 
   private canonical(raw: VoipbinExtension): Extension {

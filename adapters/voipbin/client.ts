@@ -3,6 +3,8 @@
  * envelope turned into gateway errors, and nothing of the extension model. Nothing above this file sees a
  * VoIPBIN envelope or a credential.
  */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
 import { SharedSession, sessionName } from '../../src/shared-session';
 import type { StateStore } from '../../src/state/store';
 import { parseJsonBody, type BackendHttp, type BackendRequest, type BackendResponse } from '../../src/backend-http';
@@ -48,6 +50,21 @@ export class VoipbinFailedError extends BackendUnavailableError {
   }
 }
 
+/** The X-Request-Id VoIPBIN keeps (bin-api-manager/lib/middleware/request_id.go, isSafeRequestID); any other
+ * it replaces with its own, and the gateway's id would be lost from its logs. */
+const VOIPBIN_REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The request id to send VoIPBIN: the gateway's own when VoIPBIN keeps it, otherwise one derived from it that it
+ * keeps: the id with each other character (`.`, `:`) made `_`, cut to 51, then `-` and 12 characters of its
+ * SHA-256 (base64url), so two ids that differ only in those characters or beyond the cut stay apart.
+ */
+export function backendRequestId(id: string): string {
+  if (VOIPBIN_REQUEST_ID.test(id)) return id;
+  const digest = createHash('sha256').update(id).digest('base64url').slice(0, 12);
+  return `${id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 51)}-${digest}`;
+}
+
 export interface CallOptions {
   data?: unknown;
   params?: Record<string, string | number | undefined>;
@@ -70,12 +87,30 @@ export class VoipbinClient {
     private readonly loginUrl: string,
     /** Shares the login's JWT between gateway instances. */
     state?: StateStore,
+    private readonly logger?: Pick<Logger, 'debug'>,
   ) {
     if ('token' in auth) this.token = auth.token;
     if ('username' in auth && state) this.shared = new SharedSession(state, sessionName('voipbin-jwt', loginUrl, auth.username));
   }
 
   async call(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {
+    return this.send(this.backendContext(ctx), method, path, opts);
+  }
+
+  /**
+   * The context the backend calls carry: the request's, with the request id VoIPBIN keeps. The id is also sent as
+   * the `x-request-id` header of each BackendRequest. (BackendHttp sets that header from the context's id after
+   * the request's own headers, so the context has to carry it too; its call log lines then show the derived id,
+   * and this debug line, once per call, ties it to the gateway's.)
+   */
+  private backendContext(ctx: RequestContext): RequestContext {
+    const id = backendRequestId(ctx.requestId);
+    if (id === ctx.requestId) return ctx;
+    this.logger?.debug({ req_id: ctx.requestId, backend_request_id: id }, 'VoIPBIN request id');
+    return { ...ctx, requestId: id };
+  }
+
+  private async send(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {
     // With an access key there is no token to wait for: no await, no promise, before the call itself.
     let token = 'accesskey' in this.auth ? undefined : await this.currentToken(ctx);
     let res = await this.http.request(this.backendRequest(ctx, method, path, opts, token));
@@ -91,7 +126,7 @@ export class VoipbinClient {
       // VoIPBIN answers 403 PERMISSION_DENIED both for another customer's id and for a credential without the
       // permission (which gets it on every extension call). The cheapest call tells which: a one-item list.
       // Its 403 is thrown as the credential's fault; if it answers, the id is someone else's.
-      await this.call(ctx, 'GET', 'extensions', { idempotent: true, params: { page_size: 1 } });
+      await this.send(ctx, 'GET', 'extensions', { idempotent: true, params: { page_size: 1 } });
       throw new NotFoundError(`No extension '${opts.extensionId}'.`);
     }
     throw this.toError(res, reason, opts);
@@ -101,7 +136,7 @@ export class VoipbinClient {
    * and refused), a JWT as Bearer. */
   private backendRequest(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions, token: string | undefined): BackendRequest {
     const params = { ...opts.params };
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { 'x-request-id': ctx.requestId };
     if ('accesskey' in this.auth) params.accesskey = this.auth.accesskey;
     else headers.authorization = `Bearer ${token}`;
     return { ctx, method, url: path, params, headers, data: opts.data, idempotent: opts.idempotent };
@@ -132,7 +167,7 @@ export class VoipbinClient {
   private async doLogin(ctx: RequestContext): Promise<string> {
     if (!('username' in this.auth)) throw new BackendAuthFailedError(BACKEND, 'VoIPBIN refused the configured token.');
     const { username, password } = this.auth;
-    const res = await this.http.request({ ctx, method: 'POST', url: this.loginUrl, data: { username, password }, idempotent: false });
+    const res = await this.http.request({ ctx, method: 'POST', url: this.loginUrl, headers: { 'x-request-id': ctx.requestId }, data: { username, password }, idempotent: false });
     // Any login failure, bad credentials included, is a bare 400 with an empty body.
     if (res.status !== 200) throw new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's login (HTTP ${res.status}).`);
     const body = parseJsonBody(BACKEND, res) as { token?: unknown } | undefined;

@@ -223,13 +223,18 @@ describe('VoIPBIN simulator', () => {
       expect((await call(perms.url, 'GET', `/v1.0/extensions/${own.id}`, undefined, { auth: false, headers: managerAuth })).status).toBe(200);
     });
 
-    it('echoes a safe X-Request-Id and generates one otherwise', async () => {
-      const echoed = await call(url, 'GET', '/v1.0/extensions/not-a-uuid', undefined, { headers: { 'x-request-id': 'gw-abc.123:4' } });
-      expect(echoed.headers.get('x-request-id')).toBe('gw-abc.123:4');
-      expect(echoed.json.error.request_id).toBe('gw-abc.123:4');
-      const generated = await call(url, 'GET', '/v1.0/extensions', undefined, { headers: { 'x-request-id': 'bad id!' } });
-      expect(generated.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]+$/);
-      expect((await login(url, 'x', 'y')).headers.get('x-request-id')).toMatch(/^req_/);
+    it('echoes an X-Request-Id of at most 64 [A-Za-z0-9_-] and makes its own otherwise', async () => {
+      const safe = `gw_${'a'.repeat(58)}-Z9`;
+      expect(safe).toHaveLength(64);
+      const echoed = await call(url, 'GET', '/v1.0/extensions/not-a-uuid', undefined, { headers: { 'x-request-id': safe } });
+      expect(echoed.headers.get('x-request-id')).toBe(safe);
+      expect(echoed.json.error.request_id).toBe(safe);
+      for (const unsafe of ['gw-abc.123:4', 'bad id!', `${safe}x`]) {
+        const own = await call(url, 'GET', '/v1.0/extensions', undefined, { headers: { 'x-request-id': unsafe } });
+        expect(own.headers.get('x-request-id')).toMatch(/^req_[A-Z2-7]{26}$/);
+      }
+      expect((await login(url, 'x', 'y')).headers.get('x-request-id')).toMatch(/^req_[A-Z2-7]{26}$/);
+      expect(sim.receivedRequestIds).toContain('gw-abc.123:4');
     });
 
     it('records every call', () => {

@@ -25,7 +25,9 @@ export interface VoipbinSimUser {
 const DEFAULT_CUSTOMER_ID = '5e4a0680-804e-11ec-8477-2fea5968d85b';
 const FOREIGN_CUSTOMER_ID = 'a7c3e1f0-2b4d-4e6f-8a9b-0c1d2e3f4a5b';
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The client X-Request-Id the server keeps (bin-api-manager/lib/middleware/request_id.go, isSafeRequestID). */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const STATUS_NAMES: Record<number, string> = {
   400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND',
   429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL',
@@ -73,6 +75,8 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 export class VoipbinSimulator {
   readonly calls: { method: string; path: string }[] = [];
+  /** The X-Request-Id each request came with (undefined: none), in the order of `calls`. */
+  readonly receivedRequestIds: (string | undefined)[] = [];
   private readonly records = new Map<string, ExtRecord>();
   /** The Asterisk AORs, `<customer>/<extension>`: created first by a create, removed by a delete, never rolled back. */
   private readonly aors = new Set<string>();
@@ -102,7 +106,9 @@ export class VoipbinSimulator {
   readonly handle: SimHandler = (req) => {
     this.calls.push({ method: req.method, path: req.path });
     const fromClient = req.headers['x-request-id'];
-    const requestId = fromClient && SAFE_REQUEST_ID.test(fromClient) ? fromClient : `req_${hex(8)}`;
+    this.receivedRequestIds.push(fromClient);
+    // Kept when safe, else the server's own: `req_` and 26 base32 characters (16 random bytes).
+    const requestId = fromClient && SAFE_REQUEST_ID.test(fromClient) ? fromClient : newRequestId();
     try {
       const res = this.dispatch(req);
       return { ...res, headers: { ...(res.headers ?? {}), 'X-Request-Id': requestId } };
@@ -341,6 +347,21 @@ function parseCookies(header: string | undefined): Record<string, string> {
 }
 
 const ok = (body: unknown): SimResponse => ({ status: 200, body });
+
+function newRequestId(): string {
+  let bits = 0;
+  let value = 0;
+  let out = 'req_';
+  for (const byte of randomBytes(16)) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out + BASE32[(value << (5 - bits)) & 31];
+}
 /** Every unexpected failure, as bin-api-manager/server/error_translate.go renders it. */
 const internal = () => new HttpError(500, 'INTERNAL', 'An internal error occurred.');
 const permissionDenied = () => new HttpError(403, 'PERMISSION_DENIED', 'You do not have permission to access this resource.');

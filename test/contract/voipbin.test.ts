@@ -118,6 +118,35 @@ describe.each<FakeMode>(['nock', 'simulator'])('VoIPBIN through the gateway (%s)
     });
   });
 
+  describe('request ids', () => {
+    beforeEach(() => start());
+    const received = () => sim.receivedRequestIds[sim.receivedRequestIds.length - 1];
+    const mappingLines = () => gw.logs().split('\n').filter((l) => l.includes('"backend_request_id"')).map((l) => JSON.parse(l));
+
+    it('forwards a caller id that VoIPBIN keeps as it is, with no mapping line', async () => {
+      const res = await api().get('/v1/tenants/admin/extensions').set(auth).set('x-request-id', 'caller-req_42').expect(200);
+      expect(res.headers['x-request-id']).toBe('caller-req_42');
+      expect(received()).toBe('caller-req_42');
+      expect(mappingLines()).toEqual([]);
+    });
+
+    it.each([['a dotted id', 'caller.req:42'], ['a 128-character id', `long.${'x'.repeat(123)}`]])('forwards a derived id VoIPBIN keeps for %s, and logs the mapping once per call', async (_what, id) => {
+      const res = await api().get('/v1/tenants/admin/extensions').set(auth).set('x-request-id', id).expect(200);
+      expect(res.headers['x-request-id']).toBe(id);
+      const sent = received();
+      expect(sent).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+      expect(sent).not.toBe(id);
+      expect(mappingLines()).toEqual([expect.objectContaining({ level: 20, req_id: id, backend_request_id: sent })]);
+    });
+
+    it('sends the derived id on the login too', async () => {
+      await api().get('/v1/tenants/agent/extensions').set(auth).set('x-request-id', 'login.req:7').expect(502);
+      const loginAt = sim.calls.findIndex((c) => c.path === '/auth/login');
+      expect(sim.receivedRequestIds[loginAt]).toMatch(/^login_req_7-[A-Za-z0-9_-]{12}$/);
+      expect(new Set(sim.receivedRequestIds)).toEqual(new Set([sim.receivedRequestIds[loginAt]]));
+    });
+  });
+
   describe('a create that VoIPBIN answers with 500', () => {
     /** The vendor's message text for a 500: it must reach no caller. */
     const VENDOR_500_TEXT = 'An internal error occurred';
