@@ -93,6 +93,30 @@ describe('VoIPBIN direct URI', () => {
   });
 });
 
+describe('VoIPBIN current timestamps', () => {
+  it('reads timestamps without a fraction or with a trimmed one, and pages by the six-digit token', async () => {
+    let now = Date.parse('2026-01-15T09:30:00.000Z');
+    const clocked = await startVoipbinSimulator({ clock: () => now });
+    try {
+      const [a] = clocked.sim.seed([{ extension: '300', name: 'A' }]);
+      now += 1250;
+      const [b] = clocked.sim.seed([{ extension: '301', name: 'B' }]);
+      const { app } = buildTestGateway({
+        api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
+        tenants: { v: { backend: 'voipbin', base_url: `${clocked.server.url}/v1.0`, auth: { accesskey: 'vb_demo_0c5f6a3e9b1d4e7f8a2b' } } },
+      });
+      expect([a.tm_create, b.tm_create]).toEqual(['2026-01-15T09:30:00Z', '2026-01-15T09:30:01.25Z']);
+      const first = await request(app).get('/v1/tenants/v/extensions?page_size=1').set(auth).expect(200);
+      expect(first.body.items.map((e: { created_at: string }) => e.created_at)).toEqual(['2026-01-15T09:30:01.250Z']);
+      const second = await request(app).get(`/v1/tenants/v/extensions?page_size=1&page_token=${encodeURIComponent(first.body.next_page_token)}`).set(auth).expect(200);
+      expect(second.body.items.map((e: { created_at: string }) => e.created_at)).toEqual(['2026-01-15T09:30:00.000Z']);
+      expect(second.body.next_page_token).toBeNull();
+    } finally {
+      await clocked.server.close();
+    }
+  });
+});
+
 describe('VoIPBIN seed-era answers', () => {
   it('maps "2021-02-18 12:42:27.688282" timestamps and FQDN domains', async () => {
     const legacy = await startVoipbinSimulator({ legacy: true });

@@ -180,7 +180,9 @@ export class VoipbinClient {
     const what = reason ? `${res.status} ${reason}` : `HTTP ${res.status}`;
     switch (res.status) {
       case 400:
-        if (opts.extensionId !== undefined && reason === 'INVALID_ID') return new NotFoundError(`No extension '${opts.extensionId}'.`);
+        // A malformed id: INVALID_ID from the handlers, INVALID_REQUEST_PARAMETER from direct-hash-regenerate (its
+        // path parameter is typed uuid). The adapter checks ids first, so these are a second line only.
+        if (opts.extensionId !== undefined && (reason === 'INVALID_ID' || reason === 'INVALID_REQUEST_PARAMETER')) return new NotFoundError(`No extension '${opts.extensionId}'.`);
         return new UnprocessableError(`VoIPBIN refused the request (${what}).`, []);
       case 401:
         return new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's credentials (${what}).`);

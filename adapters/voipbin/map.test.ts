@@ -15,6 +15,12 @@ describe('parseTimestamp: VoIPBIN three timestamp styles', () => {
     ['2021-13-45 99:99:99', null],
     ['2024-02-29T23:59:59.999999Z', '2024-02-29T23:59:59.999Z'],
     ['2026-01-15T09:30:00.12Z', '2026-01-15T09:30:00.120Z'],
+    // Current servers trim the fraction's trailing zeros, and drop it when it is zero.
+    ['2026-01-15T09:30:00.1Z', '2026-01-15T09:30:00.100Z'],
+    ['2026-01-15T09:30:00.1234Z', '2026-01-15T09:30:00.123Z'],
+    ['2026-01-15T09:30:00.00001Z', '2026-01-15T09:30:00.000Z'],
+    ['2026-02-29T09:30:00Z', null],
+    ['2026-01-15T09:30:00.Z', null],
     ['2026-11-29T17:07:19.835000Z', '2026-11-29T17:07:19.835Z'],
     ['2026-12-31T23:59:59.999999Z', '2026-12-31T23:59:59.999Z'],
     // A day that does not exist is no timestamp (a Date round trip would roll it over into the next month).
@@ -33,6 +39,9 @@ describe('parseTimestamp: VoIPBIN three timestamp styles', () => {
       const iso = new Date(ms).toISOString(); // 2031-05-06T07:08:09.123Z
       const micros = `${iso.slice(0, 23)}${String(Math.floor(Math.random() * 1000)).padStart(3, '0')}Z`;
       expect(parseTimestamp(micros)).toBe(iso);
+      // The same instant as Go renders it, trailing zeros trimmed: the same answer.
+      const trimmed = micros.replace(/\.?0+Z$/, 'Z');
+      expect(parseTimestamp(trimmed)).toBe(iso);
     }
   });
 });

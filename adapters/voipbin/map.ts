@@ -25,10 +25,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: string) => UUID.test(s);
 
 /**
- * VoIPBIN's three timestamp styles to RFC 3339 UTC: `2026-01-15T09:30:00.123456Z`, the seeds'
+ * VoIPBIN's three timestamp styles to RFC 3339 UTC: the current server's Go time in JSON (UTC, the fraction's
+ * trailing zeros trimmed, none at all when zero: `2026-01-15T09:30:00.1234Z`, `2026-01-15T09:30:00Z`), the seeds'
  * `2021-02-18 12:42:27.688282` (UTC, no zone), and "", null or a `9999-...` sentinel for "never".
  */
-const ISO_UTC_MICROS = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3,9}Z$/;
+const ISO_UTC = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?Z$/;
 
 /** Whether `yyyy-mm-dd` at the start of `s` names a day that exists (`Date` would roll 02-30 over to March). */
 function dayExists(s: string): boolean {
@@ -43,9 +44,12 @@ function dayExists(s: string): boolean {
 
 export function parseTimestamp(v: unknown): string | null {
   if (typeof v !== 'string') return null;
-  // The current server's own style, already UTC: cut to milliseconds without a Date round trip (every
-  // extension read carries three of these).
-  if (ISO_UTC_MICROS.test(v) && !v.startsWith('9999-')) return dayExists(v) ? `${v.slice(0, 23)}Z` : null;
+  // The current server's own style, already UTC: cut or padded to milliseconds without a Date round trip (every
+  // extension read carries three of these). `v.length` is 20 without a fraction, 21 + its digits with one.
+  if (ISO_UTC.test(v) && !v.startsWith('9999-')) {
+    if (!dayExists(v)) return null;
+    return v.length >= 24 ? `${v.slice(0, 23)}Z` : `${v.slice(0, 19)}.${v.slice(20, -1).padEnd(3, '0')}Z`;
+  }
   const s = v.trim();
   if (s === '' || s.startsWith('9999-')) return null;
   const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/.exec(s);

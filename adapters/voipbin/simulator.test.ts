@@ -1,7 +1,10 @@
 import type { RunningSimulator } from '../../src/simulator-kit';
 import { DEMO_ACCESSKEY, DEMO_USER, VoipbinSimulator, startVoipbinSimulator, type VoipbinSimOptions } from './simulator';
 
-const RFC3339_US = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+/** Go's JSON time: RFC 3339 in UTC, up to microseconds here, trailing zeros of the fraction trimmed. */
+const RFC3339_TRIMMED = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{0,5}[1-9])?Z$/;
+/** The paging token's fixed form. */
+const TOKEN_US = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 const LEGACY_TS = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/;
 const servers: RunningSimulator[] = [];
 
@@ -49,7 +52,8 @@ describe('VoIPBIN simulator', () => {
     it('refuses no credential, an unknown key, and an access key sent as Bearer', async () => {
       const none = await call(url, 'GET', '/v1.0/extensions', undefined, { auth: false });
       expect(none.status).toBe(401);
-      expect(none.json.error).toMatchObject({ status: 'UNAUTHENTICATED', reason: 'AUTHENTICATION_REQUIRED', details: [] });
+      expect(none.json.error).toMatchObject({ status: 'UNAUTHENTICATED', reason: 'AUTHENTICATION_REQUIRED' });
+      expect(none.json.error).not.toHaveProperty('details');
       const unknown = await call(url, 'GET', '/v1.0/extensions?accesskey=vb_nope', undefined, { auth: false });
       expect(unknown.json.error.reason).toBe('INVALID_CREDENTIALS');
       const bearer = await call(url, 'GET', '/v1.0/extensions', undefined, { auth: false, headers: { authorization: `Bearer ${DEMO_ACCESSKEY}` } });
@@ -99,7 +103,7 @@ describe('VoIPBIN simulator', () => {
       expect(rec).toMatchObject({ extension: '200', username: '200', name: 'Front', detail: 'desk', password: 'pw1', tm_update: null, tm_delete: null });
       expect(rec.domain_name).toBe(rec.customer_id);
       expect(rec.direct_hash).toMatch(/^direct\.[0-9a-f]{12}$/);
-      expect(rec.tm_create).toMatch(RFC3339_US);
+      expect(rec.tm_create).toMatch(RFC3339_TRIMMED);
       expect((await call(url, 'GET', `/v1.0/extensions/${rec.id}`)).json).toEqual(rec);
       const bare = await call(url, 'POST', '/v1.0/extensions', { name: 'no number' });
       expect(bare.status).toBe(200);
@@ -111,7 +115,7 @@ describe('VoIPBIN simulator', () => {
       const res = await call(url, 'PUT', `/v1.0/extensions/${rec.id}`, { name: 'New', extension: '999', direct: true });
       expect(res.status).toBe(200);
       expect(res.json).toMatchObject({ name: 'New', detail: '', password: '', extension: '201' });
-      expect(res.json.tm_update).toMatch(RFC3339_US);
+      expect(res.json.tm_update).toMatch(RFC3339_TRIMMED);
     });
 
     it('answers a duplicate active extension number with 500 INTERNAL', async () => {
@@ -153,18 +157,21 @@ describe('VoIPBIN simulator', () => {
       expect(list[0]).toMatchObject({ extension: '60', name: 'Theirs' });
     });
 
-    it('soft-deletes: 200 twice, GET still 200 with tm_delete, gone from the list, number reusable', async () => {
+    it('soft-deletes: 200 twice, each stamping tm_delete and tm_update anew, GET still 200, gone from the list, number reusable', async () => {
       const [rec] = sim.seed([{ extension: '203', name: 'Temp' }]);
       const first = await call(url, 'DELETE', `/v1.0/extensions/${rec.id}`);
       expect(first.status).toBe(200);
-      expect(first.json.tm_delete).toMatch(RFC3339_US);
+      expect(first.json.tm_delete).toMatch(RFC3339_TRIMMED);
+      expect(first.json.tm_update).toBe(first.json.tm_delete);
       const second = await call(url, 'DELETE', `/v1.0/extensions/${rec.id}`);
       expect(second.status).toBe(200);
-      expect(second.json.tm_delete).toBe(first.json.tm_delete);
+      expect(Date.parse(second.json.tm_delete)).toBeGreaterThanOrEqual(Date.parse(first.json.tm_delete));
+      expect(second.json.tm_delete).not.toBe(first.json.tm_delete);
+      expect(second.json.tm_update).toBe(second.json.tm_delete);
       const got = await call(url, 'GET', `/v1.0/extensions/${rec.id}`);
       expect(got.status).toBe(200);
-      expect(got.json.tm_delete).toBe(first.json.tm_delete);
-      expect(sim.raw(rec.id)?.tm_delete).toBe(first.json.tm_delete);
+      expect(got.json.tm_delete).toBe(second.json.tm_delete);
+      expect(sim.raw(rec.id)?.tm_delete).toBe(second.json.tm_delete);
       const list = await call(url, 'GET', '/v1.0/extensions');
       expect(list.json.result.map((r: { id: string }) => r.id)).not.toContain(rec.id);
       expect((await call(url, 'POST', '/v1.0/extensions', { extension: '203', name: 'Again' })).status).toBe(200);
@@ -176,7 +183,7 @@ describe('VoIPBIN simulator', () => {
       expect(res.status).toBe(200);
       expect(res.json.direct_hash).toMatch(/^direct\.[0-9a-f]{12}$/);
       expect(res.json.direct_hash).not.toBe(rec.direct_hash);
-      expect(res.json.tm_update).toMatch(RFC3339_US);
+      expect(res.json.tm_update).toMatch(RFC3339_TRIMMED);
     });
 
     it('answers 403 for another customer, 404 for unknown, 400 for a malformed id', async () => {
@@ -223,6 +230,37 @@ describe('VoIPBIN simulator', () => {
       expect((await call(perms.url, 'GET', `/v1.0/extensions/${own.id}`, undefined, { auth: false, headers: managerAuth })).status).toBe(200);
     });
 
+    it('answers an empty body, malformed JSON, a non-object or a field of another type with 400 INVALID_JSON_BODY', async () => {
+      const [rec] = sim.seed([{ extension: '205', name: 'Body' }]);
+      const raw = async (method: string, path: string, body: string | undefined) => {
+        const u = new URL(path, url);
+        u.searchParams.set('accesskey', DEMO_ACCESSKEY);
+        const res = await fetch(u, { method, headers: { 'content-type': 'application/json' }, body });
+        return { status: res.status, json: (await res.json()) as any };
+      };
+      for (const path of ['/v1.0/extensions', `/v1.0/extensions/${rec.id}`]) {
+        const method = path === '/v1.0/extensions' ? 'POST' : 'PUT';
+        for (const body of [undefined, '', '{"name":', 'not json', '[]', '"text"', '42', '{"name": 7}']) {
+          const res = await raw(method, path, body);
+          expect([method, body, res.status]).toEqual([method, body, 400]);
+          expect(res.json.error).toMatchObject({ status: 'INVALID_ARGUMENT', reason: 'INVALID_JSON_BODY' });
+        }
+      }
+      expect(sim.raw(rec.id)?.name).toBe('Body');
+      // null decodes to nothing, and keys match case-insensitively as in Go.
+      expect((await raw('PUT', `/v1.0/extensions/${rec.id}`, '{"NAME":"Upper","detail":null,"password":"p"}')).json).toMatchObject({ name: 'Upper', detail: '' });
+      expect((await raw('PUT', `/v1.0/extensions/${rec.id}`, 'null')).json).toMatchObject({ name: '', detail: '', password: '' });
+      // The id's form is checked before the body, the body before the look-up.
+      expect((await raw('PUT', '/v1.0/extensions/nope', '')).json.error.reason).toBe('INVALID_ID');
+      expect((await raw('PUT', '/v1.0/extensions/00000000-0000-4000-8000-000000000000', '')).json.error.reason).toBe('INVALID_JSON_BODY');
+    });
+
+    it('refuses a malformed id on direct-hash-regenerate with 400 INVALID_REQUEST_PARAMETER (the path is typed uuid)', async () => {
+      const res = await call(url, 'POST', '/v1.0/extensions/not-a-uuid/direct-hash-regenerate');
+      expect(res.status).toBe(400);
+      expect(res.json.error).toMatchObject({ status: 'INVALID_ARGUMENT', reason: 'INVALID_REQUEST_PARAMETER' });
+    });
+
     it('echoes an X-Request-Id of at most 64 [A-Za-z0-9_-] and makes its own otherwise', async () => {
       const safe = `gw_${'a'.repeat(58)}-Z9`;
       expect(safe).toHaveLength(64);
@@ -254,17 +292,44 @@ describe('VoIPBIN simulator', () => {
       const items = res.json.result as { extension: string; tm_create: string }[];
       sizes.push(items.length);
       seen.push(...items.map((r) => r.extension));
-      if (items.length) expect(res.json.next_page_token).toBe(items[items.length - 1].tm_create);
-      else expect(res.json.next_page_token).toBe('');
+      if (items.length) {
+        // The token is the last item's tm_create in the fixed six-digit form, whatever tm_create shows.
+        expect(res.json.next_page_token).toMatch(TOKEN_US);
+        expect(Date.parse(res.json.next_page_token)).toBe(Date.parse(items[items.length - 1].tm_create));
+      } else expect(res.json.next_page_token).toBe('');
       token = res.json.next_page_token;
     }
     expect(sizes).toEqual([100, 100, 50, 0]);
     expect(new Set(seen).size).toBe(250);
     expect(seen[0]).toBe('1249');
     expect(seen[249]).toBe('1000');
-    expect((await call(paging.url, 'GET', '/v1.0/extensions?page_size=500')).json.result).toHaveLength(100);
-    expect((await call(paging.url, 'GET', '/v1.0/extensions?page_size=abc')).json.result).toHaveLength(100);
-    expect((await call(paging.url, 'GET', '/v1.0/extensions?page_size=0')).json.result).toHaveLength(1);
+    // Clamped as server/extensions.go does: 0, negative and over 100 all mean 100.
+    for (const size of ['500', '0', '-3', '99999999999']) {
+      expect((await call(paging.url, 'GET', `/v1.0/extensions?page_size=${size}`)).json.result).toHaveLength(100);
+    }
+    expect((await call(paging.url, 'GET', '/v1.0/extensions?page_size=7')).json.result).toHaveLength(7);
+    for (const size of ['abc', '1.5', '', '99999999999999999999']) {
+      const res = await call(paging.url, 'GET', `/v1.0/extensions?page_size=${size}`);
+      expect([size, res.status]).toEqual([size, 400]);
+      expect(res.json.error).toMatchObject({ status: 'INVALID_ARGUMENT', reason: 'INVALID_REQUEST_PARAMETER' });
+    }
+  });
+
+  it('renders timestamps as Go does: trailing zeros of the fraction trimmed, no fraction when it is zero', async () => {
+    let now = Date.parse('2026-01-15T09:30:00.000Z');
+    const clocked = await start({ clock: () => now });
+    const [a] = clocked.sim.seed([{ extension: '1', name: 'A' }]);
+    expect(a.tm_create).toBe('2026-01-15T09:30:00Z');
+    const [b] = clocked.sim.seed([{ extension: '2', name: 'B' }]);
+    expect(b.tm_create).toBe('2026-01-15T09:30:00.000001Z');
+    now = Date.parse('2026-01-15T09:30:01.250Z');
+    const [c] = clocked.sim.seed([{ extension: '3', name: 'C' }]);
+    expect(c.tm_create).toBe('2026-01-15T09:30:01.25Z');
+    const page = await call(clocked.url, 'GET', '/v1.0/extensions?page_size=3');
+    expect(page.json.result.map((r: { tm_create: string }) => r.tm_create)).toEqual([c.tm_create, b.tm_create, a.tm_create]);
+    expect(page.json.next_page_token).toBe('2026-01-15T09:30:00.000000Z');
+    expect((await call(clocked.url, 'GET', '/v1.0/extensions?page_size=2')).json.next_page_token).toBe('2026-01-15T09:30:00.000001Z');
+    expect((await call(clocked.url, 'GET', `/v1.0/extensions?page_token=${encodeURIComponent('2026-01-15T09:30:00.000001Z')}`)).json.result).toHaveLength(1);
   });
 
   it('renders seed-era answers in legacy mode', async () => {
@@ -284,7 +349,7 @@ describe('VoIPBIN simulator', () => {
     expect((await call(limited.url, 'GET', '/v1.0/extensions')).status).toBe(200);
     const res = await call(limited.url, 'GET', '/v1.0/extensions');
     expect(res.status).toBe(429);
-    expect(res.json.error).toMatchObject({ status: 'RESOURCE_EXHAUSTED', reason: 'RATE_LIMIT_EXCEEDED' });
+    expect(res.json.error).toMatchObject({ status: 'RESOURCE_EXHAUSTED', reason: 'RATE_LIMIT_EXCEEDED', details: [{ limited_by: 'customer' }] });
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 });

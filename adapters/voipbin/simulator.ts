@@ -48,6 +48,8 @@ export interface VoipbinSimOptions {
   rateLimit?: { perSecond: number; burst: number };
   /** The account's extension limit (billing's resource limit); a create beyond it is 500 INTERNAL. Default none. */
   extensionLimit?: number;
+  /** The wall clock in epoch ms (default Date.now); timestamps are strictly increasing microseconds from it. */
+  clock?: () => number;
 }
 
 /** Where the next create fails (bin-registrar-manager/pkg/extensionhandler/extension.go, Create): `after-aor` leaves
@@ -65,7 +67,7 @@ interface Identity { customerId: string; manager: boolean }
 const MANAGES_EXTENSIONS = (p: VoipbinPermission[]) => p.includes('CustomerAdmin') || p.includes('CustomerManager');
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly reason: string, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(readonly status: number, readonly reason: string, message: string, readonly headers: Record<string, string> = {}, readonly details: unknown[] = []) {
     super(message);
   }
 }
@@ -80,6 +82,8 @@ export class VoipbinSimulator {
   private readonly records = new Map<string, ExtRecord>();
   /** The Asterisk AORs, `<customer>/<extension>`: created first by a create, removed by a delete, never rolled back. */
   private readonly aors = new Set<string>();
+  /** Each record's tm_create in microseconds: the list pages by it (the server compares datetimes, not strings). */
+  private readonly createdUs = new Map<string, number>();
   private nextCreateFailure: CreateFailure | undefined;
   private nextCreateRace: SimExtensionSeed | undefined;
   private readonly tokens = new Map<string, Identity & { expMs: number }>();
@@ -114,7 +118,9 @@ export class VoipbinSimulator {
       return { ...res, headers: { ...(res.headers ?? {}), 'X-Request-Id': requestId } };
     } catch (e) {
       if (!(e instanceof HttpError)) throw e;
-      const error = { status: STATUS_NAMES[e.status] ?? 'INTERNAL', reason: e.reason, message: e.message, request_id: requestId, details: [] };
+      // bin-api-manager/lib/apierror/envelope.go: `details` only when there are some.
+      const error: Record<string, unknown> = { status: STATUS_NAMES[e.status] ?? 'INTERNAL', reason: e.reason, message: e.message, request_id: requestId };
+      if (e.details.length) error.details = e.details;
       return { status: e.status, headers: { ...e.headers, 'X-Request-Id': requestId }, body: { error } };
     }
   };
@@ -164,12 +170,18 @@ export class VoipbinSimulator {
     const who = this.authenticate(req);
     const customerId = who.customerId;
     this.throttle(customerId);
-    // List and create check the permission first; the calls on one id look the id up first (unknown: 404), then
-    // check ownership and permission together (403), as pkg/servicehandler/extension.go does.
-    if ((route === 'list' || route === 'create') && !who.manager) throw permissionDenied();
-    if (route === 'list') return ok(this.list(customerId, req.query));
+    // What each handler checks, in the server's order (server/extensions.go, then pkg/servicehandler/extension.go):
+    // the list's page_size (the generated wrapper) and the create's body come before the permission; the calls on
+    // one id check the id's form, then the body, then look the id up (unknown: 404), then ownership and permission
+    // together (403).
+    if (route === 'list') {
+      const size = pageSize(req.query.page_size);
+      if (!who.manager) throw permissionDenied();
+      return ok(this.list(customerId, size, req.query.page_token ?? ''));
+    }
     if (route === 'create') {
       const body = fields(req.body, ['extension', 'name', 'detail', 'password']);
+      if (!who.manager) throw permissionDenied();
       const race = this.nextCreateRace;
       this.nextCreateRace = undefined;
       if (race) this.seed([race]);
@@ -177,17 +189,21 @@ export class VoipbinSimulator {
       this.nextCreateFailure = undefined;
       return ok(this.create(customerId, body, failure));
     }
+    // The regenerate path parameter is typed `format: uuid`, so the generated wrapper refuses a malformed one.
+    if (route === 'regenerate' && !UUID_RE.test(m[1])) throw invalidParameter('id');
+    if (!UUID_RE.test(m[1])) throw new HttpError(400, 'INVALID_ID', 'The provided id is not a valid UUID.');
+    const body = route === 'put' ? fields(req.body, ['name', 'detail', 'password']) : undefined;
     const rec = this.owned(who, m[1]);
     if (route === 'put') {
       // PUT replaces exactly these three fields; one left out becomes "" (the SIP password too). Other keys
       // (`direct`, `direct_regenerate`, `extension`) are ignored. A soft-deleted record is updated all the same.
-      Object.assign(rec, fields(req.body, ['name', 'detail', 'password']), { tm_update: this.now() });
+      Object.assign(rec, body, { tm_update: this.now() });
     } else if (route === 'delete') {
-      // Soft delete: the record stays readable (GET answers 200 with tm_delete set); a second DELETE is 200 too.
-      if (!rec.tm_delete) {
-        rec.tm_delete = this.now();
-        this.aors.delete(`${rec.customer_id}/${rec.extension}`);
-      }
+      // Soft delete: the record stays readable (GET answers 200 with tm_delete set). Every DELETE, a second one
+      // too, answers 200 and stamps tm_update and tm_delete with its own time (registrar dbhandler ExtensionDelete).
+      const now = this.now();
+      Object.assign(rec, { tm_update: now, tm_delete: now });
+      this.aors.delete(`${rec.customer_id}/${rec.extension}`);
     } else if (route === 'regenerate') {
       Object.assign(rec, { direct_hash: this.directHash(), tm_update: this.now() });
     }
@@ -235,26 +251,26 @@ export class VoipbinSimulator {
     this.buckets.set(customerId, b);
     if (b.tokens < 1) {
       const wait = Math.max(1, Math.ceil((1 - b.tokens) / limit.perSecond));
-      throw new HttpError(429, 'RATE_LIMIT_EXCEEDED', 'too many requests', { 'Retry-After': String(wait) });
+      throw new HttpError(429, 'RATE_LIMIT_EXCEEDED', 'Too many requests. Please try again later.', { 'Retry-After': String(wait) }, [{ limited_by: 'customer' }]);
     }
     b.tokens -= 1;
   }
 
   // ---- extensions ------------------------------------------------------------------------------------------
 
-  private list(customerId: string, query: Record<string, string>): { result: ExtRecord[]; next_page_token: string } {
-    // page_size: default 100, silently clamped to 1..100; anything not an integer means the default.
-    const asked = /^-?\d+$/.test(query.page_size ?? '') ? Number(query.page_size) : 100;
-    const size = Math.min(100, Math.max(1, asked));
-    const token = query.page_token ?? '';
-    // Newest first. The token is compared as the timestamp string this instance emits (one fixed-width format).
+  private list(customerId: string, size: number, token: string): { result: ExtRecord[]; next_page_token: string } {
+    // Newest first, tm_create before the token (registrar dbhandler ExtensionList; no token: now). A token that is
+    // no timestamp matches nothing (an assumption: the database compares it as a datetime).
+    const before = token === '' ? Infinity : parseTokenUs(token);
+    const created = (r: ExtRecord) => this.createdUs.get(r.id as string) ?? 0;
     const result = [...this.records.values()]
-      .filter((r) => r.customer_id === customerId && !r.tm_delete && (token === '' || (r.tm_create as string) < token))
-      .sort((a, b) => ((a.tm_create as string) < (b.tm_create as string) ? 1 : -1))
-      .slice(0, size)
-      .map((r) => ({ ...r }));
-    // Quirk: the last non-empty page still carries a token; only an empty page answers "".
-    return { result, next_page_token: result.length ? (result[result.length - 1].tm_create as string) : '' };
+      .filter((r) => r.customer_id === customerId && !r.tm_delete && created(r) < before)
+      .sort((a, b) => created(b) - created(a))
+      .slice(0, size);
+    // Quirk: the last non-empty page still carries a token; only an empty page answers "". The token is always
+    // the fixed six-digit form (server/extensions.go: "2006-01-02T15:04:05.000000Z"), whatever tm_create shows.
+    const last = result[result.length - 1];
+    return { result: result.map((r) => ({ ...r })), next_page_token: last ? this.render(created(last), true) : '' };
   }
 
   private create(customerId: string, f: Partial<Record<'extension' | 'name' | 'detail' | 'password', string>>, failure?: CreateFailure): ExtRecord {
@@ -277,14 +293,14 @@ export class VoipbinSimulator {
       tm_create: this.now(), tm_update: this.unset, tm_delete: this.unset,
     };
     this.records.set(id, rec);
+    this.createdUs.set(id, this.lastUs);
     if (failure === 'after-insert') throw internal();
     return { ...rec };
   }
 
-  /** 400 for a malformed id, 404 for an unknown one, 403 (not 404) for another customer's or for a credential
-   * without the permission. Deleted ones are found. */
+  /** 404 for an unknown id, 403 (not 404) for another customer's or for a credential without the permission.
+   * Deleted ones are found. (A malformed id was refused before.) */
   private owned(who: Identity, id: string): ExtRecord {
-    if (!UUID_RE.test(id)) throw new HttpError(400, 'INVALID_ID', 'The provided id is not a valid UUID.');
     const rec = this.records.get(id);
     if (!rec) throw new HttpError(404, 'EXTENSION_NOT_FOUND', 'The extension was not found.');
     if (rec.customer_id !== who.customerId || !who.manager) throw permissionDenied();
@@ -299,11 +315,23 @@ export class VoipbinSimulator {
 
   /** A strictly increasing microsecond clock (a microsecond is added when the clock has not moved), formatted. */
   private now(): string {
-    const us = Math.max(Date.now() * 1000, this.lastUs + 1);
+    const us = Math.max((this.opts.clock ?? Date.now)() * 1000, this.lastUs + 1);
     this.lastUs = us;
+    return this.render(us);
+  }
+
+  /**
+   * Current servers render a timestamp as Go's time.Time does in JSON (RFC 3339 in UTC, the fraction's trailing
+   * zeros trimmed and no fraction at all when it is zero: `2026-01-15T09:30:00.1234Z`, `2026-01-15T09:30:00Z`);
+   * paging tokens always have six digits. Seed-era servers: `2021-02-18 12:42:27.688282`.
+   */
+  private render(us: number, token = false): string {
     const secs = new Date(Math.floor(us / 1000)).toISOString().slice(0, 19);
     const frac = String(us % 1_000_000).padStart(6, '0');
-    return this.legacy ? `${secs.replace('T', ' ')}.${frac}` : `${secs}.${frac}Z`;
+    if (this.legacy) return `${secs.replace('T', ' ')}.${frac}`;
+    if (token) return `${secs}.${frac}Z`;
+    const trimmed = frac.replace(/0+$/, '');
+    return trimmed ? `${secs}.${trimmed}Z` : `${secs}Z`;
   }
 }
 
@@ -314,22 +342,43 @@ function routeOf(method: string, id: string | undefined, suffix: string | undefi
 }
 
 /**
- * The body's string fields. Like Go's JSON binding: a missing or null field is "", an empty body is {}, but a
- * body that is not a JSON object or a field of another type is 400 INVALID_ARGUMENT.
+ * The body's string fields, as gin's BindJSON into the generated struct reads them (server/extensions.go): an empty
+ * body, malformed JSON, a body that is not an object, or a field of another type is 400 INVALID_JSON_BODY; `null`
+ * and a missing field are ""; keys match exactly or else case-insensitively, as Go's encoding/json does.
  */
 function fields<K extends string>(body: unknown, keys: K[]): Record<K, string> {
-  const obj = body === undefined ? {} : body;
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-    throw new HttpError(400, 'INVALID_REQUEST_BODY', 'the request body is not a JSON object');
-  }
+  const invalid = () => new HttpError(400, 'INVALID_JSON_BODY', 'The request body is not valid JSON.');
+  if (body === null) body = {};
+  if (typeof body !== 'object' || body === undefined || Array.isArray(body)) throw invalid();
+  const obj = body as Record<string, unknown>;
   const out = {} as Record<K, string>;
   for (const k of keys) {
-    const v = (obj as Record<string, unknown>)[k];
-    if (v !== undefined && v !== null && typeof v !== 'string') throw new HttpError(400, 'INVALID_REQUEST_BODY', `${k} must be a string`);
+    const key = Object.hasOwn(obj, k) ? k : Object.keys(obj).reverse().find((o) => o.toLowerCase() === k);
+    const v = key === undefined ? undefined : obj[key];
+    if (v !== undefined && v !== null && typeof v !== 'string') throw invalid();
     out[k] = typeof v === 'string' ? v : '';
   }
   return out;
 }
+
+/** The list's page_size: an integer, else 400 INVALID_REQUEST_PARAMETER from the generated wrapper (server/error.go
+ * BindingErrorHandler); 0, a negative one (a huge uint64 once converted) or one over 100 is 100. Absent: 100. */
+function pageSize(raw: string | undefined): number {
+  if (raw === undefined) return 100;
+  if (!/^[+-]?\d{1,19}$/.test(raw) || BigInt(raw) > 9223372036854775807n || BigInt(raw) < -9223372036854775808n) throw invalidParameter('page_size');
+  const n = Number(raw);
+  return n <= 0 || n > 100 ? 100 : n;
+}
+
+/** A paging token as the database reads it: the six-digit form, a shorter fraction, or the seed-era form. */
+function parseTokenUs(token: string): number {
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z?$/.exec(token);
+  if (!m) return -Infinity;
+  const ms = Date.parse(`${m[1]}T${m[2]}Z`);
+  return Number.isNaN(ms) ? -Infinity : ms * 1000 + Number((m[3] ?? '').padEnd(6, '0').slice(0, 6));
+}
+
+const invalidParameter = (name: string) => new HttpError(400, 'INVALID_REQUEST_PARAMETER', `The parameter "${name}" has an invalid format.`);
 
 function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
