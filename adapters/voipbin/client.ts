@@ -18,6 +18,8 @@ const BACKEND = 'voipbin';
 export const EXTENSION_PERMISSION = 'CustomerAdmin or CustomerManager';
 /** VoIPBIN JWTs live 7 days; a shared one is reused for 6 at most. */
 const JWT_REUSE_MS = 6 * 24 * 3600_000;
+/** At most one fresh login a minute to learn whether a login's permissions changed (see `send`). */
+export const PERMISSION_RELOGIN_MS = 60_000;
 
 interface ErrorEnvelope {
   error?: { status?: string; reason?: string };
@@ -65,6 +67,10 @@ export function backendRequestId(id: string): string {
   return `${id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 51)}-${digest}`;
 }
 
+/** A 403 about permission (another customer's id, or a credential without it), not a frozen account or a
+ * direct-access token. */
+const isPermissionRefusal = (reason: string) => reason !== 'ACCOUNT_FROZEN' && reason !== 'DIRECT_ACCESS_NOT_SUPPORTED';
+
 export interface CallOptions {
   data?: unknown;
   params?: Record<string, string | number | undefined>;
@@ -77,6 +83,8 @@ export interface CallOptions {
 export class VoipbinClient {
   private token: string | undefined;
   private login: Promise<string> | undefined;
+  /** When a 403 last made a fresh login (a JWT's permissions are those of its login time). */
+  private permissionReloginAt = -Infinity;
 
   private readonly shared: SharedSession<{ token: string }> | undefined;
 
@@ -88,6 +96,7 @@ export class VoipbinClient {
     /** Shares the login's JWT between gateway instances. */
     state?: StateStore,
     private readonly logger?: Pick<Logger, 'debug'>,
+    private readonly clock: () => number = Date.now,
   ) {
     if ('token' in auth) this.token = auth.token;
     if ('username' in auth && state) this.shared = new SharedSession(state, sessionName('voipbin-jwt', loginUrl, auth.username));
@@ -120,9 +129,17 @@ export class VoipbinClient {
       token = this.token === undefined || this.token === token ? await this.freshLogin(ctx, token) : await this.currentToken(ctx);
       res = await this.http.request(this.backendRequest(ctx, method, path, opts, token));
     }
+    if (res.status === 403 && 'username' in this.auth && isPermissionRefusal(reasonOf(res)) && this.clock() - this.permissionReloginAt >= PERMISSION_RELOGIN_MS) {
+      // A JWT carries the agent, permissions included, as it was at login (bin-api-manager/lib/middleware/
+      // authenticate.go, buildJWTIdentity), and the gateway keeps one for days: a permission granted since is seen
+      // only through a fresh login. One here, at most one a minute, and one replay (a refused call did nothing).
+      this.permissionReloginAt = this.clock();
+      token = this.token === undefined || this.token === token ? await this.freshLogin(ctx, token) : await this.currentToken(ctx);
+      res = await this.http.request(this.backendRequest(ctx, method, path, opts, token));
+    }
     if (res.status >= 200 && res.status < 300) return parseJsonBody(BACKEND, res);
     const reason = reasonOf(res);
-    if (res.status === 403 && opts.extensionId !== undefined && reason !== 'ACCOUNT_FROZEN' && reason !== 'DIRECT_ACCESS_NOT_SUPPORTED') {
+    if (res.status === 403 && opts.extensionId !== undefined && isPermissionRefusal(reason)) {
       // VoIPBIN answers 403 PERMISSION_DENIED both for another customer's id and for a credential without the
       // permission (which gets it on every extension call). The cheapest call tells which: a one-item list.
       // Its 403 is thrown as the credential's fault; if it answers, the id is someone else's.

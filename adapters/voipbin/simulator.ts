@@ -99,7 +99,7 @@ export class VoipbinSimulator {
 
   constructor(private readonly opts: VoipbinSimOptions = {}) {
     this.accessKeys = new Set(opts.accessKeys ?? [DEMO_ACCESSKEY]);
-    this.users = opts.users ?? [DEMO_USER];
+    this.users = (opts.users ?? [DEMO_USER]).map((u) => ({ ...u }));
     this.customerId = opts.customerId ?? DEFAULT_CUSTOMER_ID;
     this.ttlMs = opts.tokenTtlMs ?? 7 * 24 * 3600 * 1000;
     this.legacy = opts.legacy ?? false;
@@ -133,6 +133,13 @@ export class VoipbinSimulator {
   seedDemo(): void {
     const names = ['Reception', 'Sales', 'Support', 'Billing', 'Warehouse', 'Conference Room'];
     this.seed(names.map((name, i) => ({ extension: String(100 + i), name, detail: `${name} desk phone`, password: `demo-${100 + i}-${hex(4)}` })));
+  }
+
+  /** Change a login's permissions. Like the real server, tokens issued before keep the permissions of their login. */
+  setUserPermissions(username: string, permissions: VoipbinPermission[]): void {
+    const user = this.users.find((u) => u.username === username);
+    if (!user) throw new Error(`no user ${username}`);
+    user.permissions = permissions;
   }
 
   /** Make the next create through the API fail at `stage` with a 500, as a real partial failure does. */
