@@ -87,6 +87,26 @@ describe('VoIPBIN simulator', () => {
       }
     });
 
+    it('redirects a path with a trailing slash as gin does (301 for GET, 307 otherwise), without X-Request-Id', async () => {
+      const get = await fetch(new URL('/v1.0/extensions/?page_size=2', url), { redirect: 'manual' });
+      expect(get.status).toBe(301);
+      expect(get.headers.get('location')).toBe('/v1.0/extensions?page_size=2');
+      expect(get.headers.get('x-request-id')).toBeNull();
+      const post = await fetch(new URL('/v1.0/extensions/', url), { method: 'POST', redirect: 'manual', body: '{}' });
+      expect(post.status).toBe(307);
+      expect(post.headers.get('location')).toBe('/v1.0/extensions');
+      expect((await call(url, 'GET', '/v1.0/trunks/')).json.error.reason).toBe('ROUTE_NOT_FOUND');
+    });
+
+    it('answers every call of a frozen account with 403 ACCOUNT_FROZEN and its recovery details', async () => {
+      const frozen = await start({ frozen: true });
+      const res = await call(frozen.url, 'GET', '/v1.0/extensions');
+      expect(res.status).toBe(403);
+      expect(res.json.error).toMatchObject({ status: 'PERMISSION_DENIED', reason: 'ACCOUNT_FROZEN', details: [{ recovery_endpoint: 'DELETE /auth/unregister' }] });
+      frozen.sim.setFrozen(false);
+      expect((await call(frozen.url, 'GET', '/v1.0/extensions')).status).toBe(200);
+    });
+
     it('answers unknown routes with 404 ROUTE_NOT_FOUND', async () => {
       const res = await call(url, 'PATCH', '/v1.0/extensions');
       expect(res.status).toBe(404);
@@ -96,8 +116,8 @@ describe('VoIPBIN simulator', () => {
   });
 
   describe('extensions', () => {
-    it('creates without validation and gets the record (trailing slash tolerated)', async () => {
-      const created = await call(url, 'POST', '/v1.0/extensions/', { extension: '200', name: 'Front', detail: 'desk', password: 'pw1' });
+    it('creates without validation and gets the record', async () => {
+      const created = await call(url, 'POST', '/v1.0/extensions', { extension: '200', name: 'Front', detail: 'desk', password: 'pw1' });
       expect(created.status).toBe(200);
       const rec = created.json;
       expect(rec).toMatchObject({ extension: '200', username: '200', name: 'Front', detail: 'desk', password: 'pw1', tm_update: null, tm_delete: null });

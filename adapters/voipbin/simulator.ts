@@ -50,6 +50,8 @@ export interface VoipbinSimOptions {
   extensionLimit?: number;
   /** The wall clock in epoch ms (default Date.now); timestamps are strictly increasing microseconds from it. */
   clock?: () => number;
+  /** The customer account is frozen (unregister scheduled): 403 ACCOUNT_FROZEN on every /v1.0 call. */
+  frozen?: boolean;
 }
 
 /** Where the next create fails (bin-registrar-manager/pkg/extensionhandler/extension.go, Create): `after-aor` leaves
@@ -96,6 +98,8 @@ export class VoipbinSimulator {
   private readonly legacy: boolean;
   private readonly unset: string | null;
   private lastUs = 0;
+  /** See VoipbinSimOptions.frozen; `setFrozen` changes it. */
+  private frozen: boolean;
 
   constructor(private readonly opts: VoipbinSimOptions = {}) {
     this.accessKeys = new Set(opts.accessKeys ?? [DEMO_ACCESSKEY]);
@@ -105,12 +109,15 @@ export class VoipbinSimulator {
     this.legacy = opts.legacy ?? false;
     // Current servers send null for an unset timestamp; seed-era servers sent "".
     this.unset = this.legacy ? '' : null;
+    this.frozen = opts.frozen ?? false;
   }
 
   readonly handle: SimHandler = (req) => {
     this.calls.push({ method: req.method, path: req.path });
     const fromClient = req.headers['x-request-id'];
     this.receivedRequestIds.push(fromClient);
+    const redirect = trailingSlashRedirect(req);
+    if (redirect) return redirect;
     // Kept when safe, else the server's own: `req_` and 26 base32 characters (16 random bytes).
     const requestId = fromClient && SAFE_REQUEST_ID.test(fromClient) ? fromClient : newRequestId();
     try {
@@ -133,6 +140,10 @@ export class VoipbinSimulator {
   seedDemo(): void {
     const names = ['Reception', 'Sales', 'Support', 'Billing', 'Warehouse', 'Conference Room'];
     this.seed(names.map((name, i) => ({ extension: String(100 + i), name, detail: `${name} desk phone`, password: `demo-${100 + i}-${hex(4)}` })));
+  }
+
+  setFrozen(frozen: boolean): void {
+    this.frozen = frozen;
   }
 
   /** Change a login's permissions. Like the real server, tokens issued before keep the permissions of their login. */
@@ -168,15 +179,20 @@ export class VoipbinSimulator {
   // ---- routing ---------------------------------------------------------------------------------------------
 
   private dispatch(req: SimRequest): SimResponse {
-    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
+    const path = req.path;
     if (path === '/auth/login' && req.method === 'POST') return this.login(req.body);
-    const m = /^\/v1\.0\/extensions(?:\/([^/]+)(\/direct-hash-regenerate)?)?$/.exec(path);
-    const route = m && routeOf(req.method, m[1], m[2]);
+    const m = matchRoute(req.method, path);
     // Like the real (gin) router, an unknown route is answered before any authentication.
-    if (!m || !route) throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`);
+    if (!m) throw new HttpError(404, 'ROUTE_NOT_FOUND', 'The requested endpoint does not exist.');
+    const { route, id } = m;
     const who = this.authenticate(req);
     const customerId = who.customerId;
+    // Authenticate, then the customer rate limit, then the account status (cmd/api-manager/main.go, v1 group).
     this.throttle(customerId);
+    if (this.frozen) {
+      const details = [{ deletion_scheduled_at: null, deletion_effective_at: null, recovery_endpoint: 'DELETE /auth/unregister' }];
+      throw new HttpError(403, 'ACCOUNT_FROZEN', 'This account is frozen. Contact support.', {}, details);
+    }
     // What each handler checks, in the server's order (server/extensions.go, then pkg/servicehandler/extension.go):
     // the list's page_size (the generated wrapper) and the create's body come before the permission; the calls on
     // one id check the id's form, then the body, then look the id up (unknown: 404), then ownership and permission
@@ -197,10 +213,10 @@ export class VoipbinSimulator {
       return ok(this.create(customerId, body, failure));
     }
     // The regenerate path parameter is typed `format: uuid`, so the generated wrapper refuses a malformed one.
-    if (route === 'regenerate' && !UUID_RE.test(m[1])) throw invalidParameter('id');
-    if (!UUID_RE.test(m[1])) throw new HttpError(400, 'INVALID_ID', 'The provided id is not a valid UUID.');
+    if (route === 'regenerate' && !UUID_RE.test(id)) throw invalidParameter('id');
+    if (!UUID_RE.test(id)) throw new HttpError(400, 'INVALID_ID', 'The provided id is not a valid UUID.');
     const body = route === 'put' ? fields(req.body, ['name', 'detail', 'password']) : undefined;
-    const rec = this.owned(who, m[1]);
+    const rec = this.owned(who, id);
     if (route === 'put') {
       // PUT replaces exactly these three fields; one left out becomes "" (the SIP password too). Other keys
       // (`direct`, `direct_regenerate`, `extension`) are ignored. A soft-deleted record is updated all the same.
@@ -340,6 +356,26 @@ export class VoipbinSimulator {
     const trimmed = frac.replace(/0+$/, '');
     return trimmed ? `${secs}.${trimmed}Z` : `${secs}Z`;
   }
+}
+
+function matchRoute(method: string, path: string): { route: Route; id: string } | undefined {
+  const m = /^\/v1\.0\/extensions(?:\/([^/]+)(\/direct-hash-regenerate)?)?$/.exec(path);
+  const route = m ? routeOf(method, m[1], m[2]) : undefined;
+  return route && { route, id: m![1] ?? '' };
+}
+
+/**
+ * gin.Default() redirects a path with a trailing slash when the path without it is a route for that method
+ * (RedirectTrailingSlash): 301 for GET, 307 otherwise, before any middleware (so no X-Request-Id).
+ */
+function trailingSlashRedirect(req: SimRequest): SimResponse | undefined {
+  if (req.path.length < 2 || !req.path.endsWith('/')) return undefined;
+  const to = req.path.slice(0, -1);
+  if (!matchRoute(req.method, to) && !(to === '/auth/login' && req.method === 'POST')) return undefined;
+  const query = new URLSearchParams(req.query).toString();
+  const location = query ? `${to}?${query}` : to;
+  if (req.method !== 'GET') return { status: 307, headers: { Location: location } };
+  return { status: 301, headers: { Location: location, 'Content-Type': 'text/html; charset=utf-8' }, body: `<a href="${location}">Moved Permanently</a>.\n\n` };
 }
 
 function routeOf(method: string, id: string | undefined, suffix: string | undefined): Route | undefined {

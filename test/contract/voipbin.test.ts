@@ -118,6 +118,21 @@ describe.each<FakeMode>(['nock', 'simulator'])('VoIPBIN through the gateway (%s)
     });
   });
 
+  describe('a frozen account', () => {
+    beforeEach(() => start({ frozen: true }));
+
+    it('is 502 backend-auth-failed at once, on the list and on one id (no probe)', async () => {
+      const [own] = sim.seed([{ extension: '100', name: 'Mine' }]);
+      const list = await api().get('/v1/tenants/admin/extensions').set(auth).expect(502);
+      expect(list.body).toMatchObject({ type: '/problems/backend-auth-failed', detail: 'The VoIPBIN account is frozen.' });
+      const before = sim.calls.length;
+      const one = await api().get(`/v1/tenants/admin/extensions/${own.id}`).set(auth).expect(502);
+      expect(one.body.type).toBe('/problems/backend-auth-failed');
+      expect(sim.calls.length - before).toBe(1);
+      expect(JSON.stringify(one.body)).not.toContain('unregister');
+    });
+  });
+
   describe('request ids', () => {
     beforeEach(() => start());
     const received = () => sim.receivedRequestIds[sim.receivedRequestIds.length - 1];
