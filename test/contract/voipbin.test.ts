@@ -133,6 +133,20 @@ describe.each<FakeMode>(['nock', 'simulator'])('VoIPBIN through the gateway (%s)
     });
   });
 
+  describe('a direct-access token', () => {
+    beforeEach(() => start());
+
+    it('is 502 backend-auth-failed on one id too (403 DIRECT_ACCESS_NOT_SUPPORTED), not 404', async () => {
+      const [own] = sim.seed([{ extension: '100', name: 'Mine' }]);
+      const body = JSON.stringify({ error: { status: 'PERMISSION_DENIED', reason: 'DIRECT_ACCESS_NOT_SUPPORTED', message: 'Direct access is not supported for this endpoint.', request_id: 'req_X' } });
+      fake.inject({ kind: 'status', status: 403, body, headers: { 'content-type': 'application/json' } });
+      const res = await api().get(`/v1/tenants/admin/extensions/${own.id}`).set(auth).expect(502);
+      expect(res.body).toMatchObject({ type: '/problems/backend-auth-failed' });
+      expect(res.body.detail).toContain('direct-access token');
+      expect(JSON.stringify(res.body)).not.toContain('Direct access is not supported');
+    });
+  });
+
   describe('request ids', () => {
     beforeEach(() => start());
     const received = () => sim.receivedRequestIds[sim.receivedRequestIds.length - 1];
