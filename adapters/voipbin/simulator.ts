@@ -1,8 +1,10 @@
 /**
- * In-process twin of VoIPBIN's extension API (see docs/backends.md, "VoIPBIN"). It follows the real server's
- * quirks on purpose (PUT replaces all three fields, soft DELETE, duplicate number = 500, 403 for another
- * customer's id, the paging token on the last page, login failure = bare 400) so the adapter is tested against
- * them. Pure handler + state; `serveSimulator` from the kit puts it behind HTTP, tests may also call it via nock.
+ * In-process twin of VoIPBIN's extension API (see docs/backends.md, "VoIPBIN", and adapters/voipbin/README.md for
+ * the vendor source of each behaviour). It follows the real server's quirks on purpose (PUT replaces all three
+ * fields, soft DELETE, every failed create = 500 INTERNAL with nothing rolled back, 403 for another customer's id
+ * and for a login without the permission, the paging token on the last page, login failure = bare 400) so the
+ * adapter is tested against them. Pure handler + state; `serveSimulator` from the kit puts it behind HTTP, tests
+ * may also call it via nock.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { serveSimulator, type RunningSimulator, type SimHandler, type SimRequest, type SimResponse } from '../../src/simulator-kit';
@@ -257,11 +259,11 @@ export class VoipbinSimulator {
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
     const key = req.query.accesskey ?? cookies.accesskey;
     const jwt = req.query.token ?? bearer ?? cookies.token;
-    if (key === undefined && jwt === undefined) throw new HttpError(401, 'AUTHENTICATION_REQUIRED', 'authentication is required');
+    if (key === undefined && jwt === undefined) throw new HttpError(401, 'AUTHENTICATION_REQUIRED', 'Authentication is required.');
     if (key !== undefined && this.accessKeys.has(key)) return { customerId: this.customerId, manager: true };
     const session = jwt !== undefined ? this.tokens.get(jwt) : undefined;
     if (session && session.expMs > Date.now()) return session;
-    throw new HttpError(401, 'INVALID_CREDENTIALS', 'the credentials are invalid or expired');
+    throw new HttpError(401, 'INVALID_CREDENTIALS', 'The provided credentials are invalid.');
   }
 
   private throttle(customerId: string): void {
