@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type { Capabilities } from '../../schemas/types';
 import { validators } from '../../src/schemas';
-import { describeChange, diffRecords, isTimestampBump, secretLookingSettings, unaskedChanges, type AskedChange } from './diff';
+import { describeChange, diffRecords, isTimestampBump, secretLookingSettings, unaskedChanges, type AskedChange, type Change } from './diff';
 import { buildGateway, clock, CLOCK_JUMPS_MS, sessionEvents, uninstallClock, type ConformanceGateway, type GatewaySpec, type Scope } from './gateway';
 import type { Facts } from './probe';
 
@@ -495,37 +495,52 @@ function describeWrites(target: Target, caps: Capabilities, gwOf: () => Conforma
   }
 
   /**
-   * One change, checked against the whole record before and after. A 409 settings-would-be-lost refusal passes
-   * only when it names what would be lost and the record is left as it was; a 200 must change nothing but what
-   * was asked (and timestamps).
+   * One change, checked against the whole record before and after. A 200 must change nothing but what was asked
+   * (and timestamps). A 409 settings-would-be-lost refusal passes only when it names what would be lost and
+   * leaves the record as it was; the suite then accepts exactly those losses by name (`accept_loss`, on its own
+   * extension) and checks that the write changes nothing the refusal did not name.
    */
   async function checkedWrite(c: {
     what: string;
     read: () => Promise<Json>;
-    write: () => Promise<Res>;
+    write: (query?: Json) => Promise<Res>;
     asked: (before: Json) => Record<string, AskedChange>;
     verify?: (after: Json, res: Res) => Promise<string[]>;
-  }): Promise<'applied' | 'refused'> {
+  }): Promise<'applied' | 'accepted'> {
     const before = await c.read();
     const res = await c.write();
     const problems: string[] = [];
+    const listChanges = (xs: Change[]) => xs.map((x) => `  ${describeChange(x, secrets())}`).join('\n');
     const type = typeof res.body?.type === 'string' ? (res.body.type as string) : '';
     if (res.status === 409 && type.endsWith('/problems/settings-would-be-lost')) {
       const lost = res.body.lost as unknown;
       const entries = Array.isArray(lost) ? (lost as { setting?: unknown; detail?: unknown }[]) : [];
       if (!entries.length) problems.push(`${c.what}: refused as settings-would-be-lost, but its 'lost' list is ${Array.isArray(lost) ? 'empty' : 'missing'}: a refusal must name what would be lost`);
       else if (!entries.every((l) => l && typeof l.setting === 'string' && typeof l.detail === 'string')) problems.push(`${c.what}: refused as settings-would-be-lost, but not every 'lost' entry is {setting, detail}: ${JSON.stringify(lost).slice(0, 300)}`);
-      const after = await c.read();
-      const changed = diffRecords(before, after);
-      if (changed.length) problems.push(`${c.what}: refused (settings-would-be-lost), yet the record changed:\n${changed.map((x) => `  ${describeChange(x, secrets())}`).join('\n')}`);
+      const unchanged = diffRecords(before, await c.read());
+      if (unchanged.length) problems.push(`${c.what}: refused (settings-would-be-lost), yet the record changed:\n${listChanges(unchanged)}`);
       report(problems);
-      note(`${c.what}: refused, naming: ${entries.map((l) => `${String(l.setting)} (${String(l.detail)})`).join('; ')}`);
-      return 'refused';
+      const names = entries.map((l) => String(l.setting));
+      const shown = entries.slice(0, 8).map((l) => `${String(l.setting)} (${String(l.detail)})`);
+      const more = entries.length > 8 ? `; and ${entries.slice(8).map((l) => String(l.setting)).join(', ')}` : '';
+      const refused = `${c.what}: refused, naming: ${shown.join('; ')}${more}`;
+      const accepted = await c.write({ accept_loss: names.join(',') });
+      if (accepted.status !== 200) throw new Error(`${refused}\nsent again with accept_loss=${names.join(',')}, it answered ${problemText(accepted)}`);
+      const after = await c.read();
+      const named = (path: string) => names.some((n) => [n, `vendor.${n}`].some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`)));
+      const { unasked, timestamps } = unaskedChanges(before, after, c.asked(before));
+      const unnamed = unasked.filter((x) => !named(x.path));
+      if (unnamed.length) problems.push(`${refused}\nbut with accept_loss=${names.join(',')} it changed ${unnamed.length} setting(s) the refusal did not name:\n${listChanges(unnamed)}`);
+      if (c.verify) problems.push(...(await c.verify(after, accepted)));
+      report(problems);
+      timestamps.forEach((x) => s.timestamps.add(x.path));
+      note(`${refused}; accepted by name, it then changed only what it asked and ${unasked.length ? unasked.map((x) => x.path).join(', ') : 'nothing else'}`);
+      return 'accepted';
     }
     expectStatus(res, 200, c.what);
     const after = await c.read();
     const { unasked, timestamps } = unaskedChanges(before, after, c.asked(before));
-    if (unasked.length) problems.push(`${c.what} changed ${unasked.length} setting(s) it did not ask to change:\n${unasked.map((x) => `  ${describeChange(x, secrets())}`).join('\n')}`);
+    if (unasked.length) problems.push(`${c.what} changed ${unasked.length} setting(s) it did not ask to change:\n${listChanges(unasked)}`);
     if (c.verify) problems.push(...(await c.verify(after, res)));
     report(problems);
     timestamps.forEach((x) => s.timestamps.add(x.path));
@@ -645,7 +660,7 @@ function describeWrites(target: Target, caps: Capabilities, gwOf: () => Conforma
         await checkedWrite({
           what: `rename of ${m.number} (PATCH name)`,
           read: () => readExt(m.id),
-          write: () => api().patch(extPath(m.id)).set(auth()).send({ name: to }),
+          write: (query) => api().patch(extPath(m.id)).query(query ?? {}).set(auth()).send({ name: to }),
           asked: (before) => ({ name: { from: before.name, to } }),
           verify: async (after, res) => {
             const p: string[] = [];
@@ -661,21 +676,20 @@ function describeWrites(target: Target, caps: Capabilities, gwOf: () => Conforma
         await enrich(m);
         const password = newPassword();
         s.passwords.push(password);
-        /** What include=password shows: the new password once applied, the old one after a refusal. */
-        const shows = async (which: 'new' | 'old'): Promise<string[]> => {
-          const read = await api().get(extPath(m.id)).query({ include: 'password' }).set(auth());
-          if (read.status !== 200) return [`GET ${extPath(m.id)}?include=password answered ${problemText(read)}`];
-          return read.body.password === (which === 'new' ? password : m.password) ? [] : [`include=password does not show the ${which} password`];
-        };
-        const outcome = await checkedWrite({
+        await checkedWrite({
           what: `password change of ${m.number} (PATCH password)`,
           read: () => readExt(m.id),
-          write: () => api().patch(extPath(m.id)).set(auth()).send({ password }),
+          write: (query) => api().patch(extPath(m.id)).query(query ?? {}).set(auth()).send({ password }),
           asked: () => ({}),
-          verify: async (_after, res) => [...('password' in res.body ? ['the PATCH answer carries the password'] : []), ...(await shows('new'))],
+          verify: async (_after, res) => {
+            const p = 'password' in res.body ? ['the PATCH answer carries the password'] : [];
+            const read = await api().get(extPath(m.id)).query({ include: 'password' }).set(auth());
+            if (read.status !== 200) p.push(`GET ${extPath(m.id)}?include=password answered ${problemText(read)}`);
+            else if (read.body.password !== password) p.push('after the change, include=password does not show the new password');
+            return p;
+          },
         });
-        if (outcome === 'refused') report(await shows('old'));
-        else m.password = password;
+        m.password = password;
       }, timeout);
 
       if (descWritable) {
@@ -686,7 +700,7 @@ function describeWrites(target: Target, caps: Capabilities, gwOf: () => Conforma
           await checkedWrite({
             what: `description change of ${m.number} (PATCH description)`,
             read: () => readExt(m.id),
-            write: () => api().patch(extPath(m.id)).set(auth()).send({ description: to }),
+            write: (query) => api().patch(extPath(m.id)).query(query ?? {}).set(auth()).send({ description: to }),
             asked: (before) => ({ description: { from: before.description, to } }),
             verify: async (after) => (after.description !== to ? [`after the change, description is ${JSON.stringify(after.description)}`] : []),
           });
@@ -790,7 +804,7 @@ function describeWrites(target: Target, caps: Capabilities, gwOf: () => Conforma
         await checkedWrite({
           what: `${what} of ring group ${id}`,
           read: () => readGroup(id),
-          write: () => api().patch(rgPath(id)).set(auth()).send(body),
+          write: (query) => api().patch(rgPath(id)).query(query ?? {}).set(auth()).send(body),
           asked: (before) => Object.fromEntries(Object.entries(body).map(([k, v]) => [k, { from: before[k], to: v }])),
           verify: async (after) => Object.entries(body).filter(([k, v]) => JSON.stringify(after[k]) !== JSON.stringify(v)).map(([k, v]) => `after the change, ${k} is ${JSON.stringify(after[k])}, sent ${JSON.stringify(v)}`),
         });
