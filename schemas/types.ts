@@ -103,6 +103,13 @@ export interface Problem {
    * The scope an API key lacks (forbidden).
    */
   scope?: string;
+  /**
+   * settings-would-be-lost: each setting of the backend's record the write would change unasked; name them in accept_loss to go ahead.
+   */
+  lost?: {
+    setting: string;
+    detail: string;
+  }[];
 }
 
 // tenant.schema.json
@@ -133,6 +140,10 @@ export interface Capabilities {
   call_summary: boolean;
   voicemail: boolean;
   ring_groups: boolean;
+  /**
+   * The device technology new extensions get on this tenant (e.g. sip, pjsip), where the backend lets the tenant choose.
+   */
+  device_technology?: string;
 }
 export interface ExtensionCapabilities {
   list: boolean;
@@ -171,9 +182,9 @@ export interface MigrationCreate {
    */
   passwords?: 'keep' | 'generate';
   /**
-   * Fields the target cannot store whose loss the caller accepts.
+   * Fields the target cannot store (name, description, password), and settings of the target's records an update may lose (see the settings-would-be-lost problem), whose loss the caller accepts.
    */
-  accept_loss?: ('name' | 'description' | 'password')[];
+  accept_loss?: string[];
 }
 /**
  * Which source extensions; all when left out. At most one of the three.
@@ -374,6 +385,16 @@ export interface GetExtensionQuery {
 }
 /**
  * This interface was referenced by `Queries`'s JSON-Schema
+ * via the `definition` "updateExtension".
+ */
+export interface UpdateExtensionQuery {
+  /**
+   * Comma-separated settings of the backend's record that this update may change although the patch does not name them (see the settings-would-be-lost problem); a group (`device_options`) accepts every setting under it.
+   */
+  accept_loss?: string;
+}
+/**
+ * This interface was referenced by `Queries`'s JSON-Schema
  * via the `definition` "batchDelete".
  */
 export interface BatchDeleteQuery {
@@ -420,7 +441,7 @@ export interface ImportQuery {
   dry_run?: boolean;
   on_conflict?: 'skip' | 'update' | 'fail';
   /**
-   * Comma-separated fields the target cannot store whose loss the caller accepts.
+   * Comma-separated fields the target cannot store, and settings of the backend's record an update may lose (settings-would-be-lost), whose loss the caller accepts.
    */
   accept_loss?: string;
 }

@@ -38,6 +38,9 @@ export interface NewExtension {
  * back; the batch ends with one `applyChanges()`. Backends without such a step ignore it. */
 export interface WriteOptions {
   deferApply?: boolean;
+  /** Settings of the backend's record the caller accepts to lose on an update (SettingsWouldBeLostError names
+   * them); a group name (`device_options`) accepts every setting under it. */
+  acceptLoss?: readonly string[];
 }
 
 /**
@@ -102,7 +105,7 @@ export interface AdapterFactory {
   readonly backend: string;
   /** JSON Schema of one tenant entry for this backend (backend, base_url, auth, and any own settings). */
   readonly configSchema: object;
-  /** Fixed per backend; the adapter instance reports the same object. */
+  /** Fixed per backend; the adapter instance reports the same flags, plus tenant settings such as `device_technology`. */
   readonly capabilities: Capabilities;
   create(ctx: AdapterContext): PbxAdapter;
   /** Start the backend's in-process simulator, seeded for the demo. */

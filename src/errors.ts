@@ -76,6 +76,29 @@ export class ConflictError extends GatewayError {
   }
 }
 
+/** One setting of the backend's record that a write would change although the caller did not ask for it. */
+export interface LostSetting {
+  /** The setting's name in the backend's own record (`view=full`'s `vendor`), dotted: `followme`, `device_options.rtcp_mux`. */
+  setting: string;
+  detail: string;
+}
+
+/**
+ * The backend's write path would reset or drop settings the caller did not ask to change, and cannot be given
+ * them back: refused before anything is written, unless the caller accepts each loss by name (`accept_loss`).
+ */
+export class SettingsWouldBeLostError extends GatewayError {
+  readonly status = 409;
+  readonly slug = 'settings-would-be-lost';
+  readonly title = 'The backend would lose settings this write did not ask to change';
+  readonly errors: FieldFault[];
+  constructor(backend: string, readonly lost: LostSetting[]) {
+    super(`Backend '${backend}' would change ${lost.map((l) => l.setting).join(', ')} on this write; nothing was written. Accept the loss by naming the settings in accept_loss, or change them on the PBX first.`);
+    this.errors = lost.map((l) => ({ pointer: '/query/accept_loss', detail: `${l.setting}: ${l.detail}` }));
+    Object.assign(this.extra, { backend, lost });
+  }
+}
+
 /** A field the tenant's backend cannot store, or a value it refused: nothing is dropped silently. */
 export class UnprocessableError extends GatewayError {
   readonly status = 422;

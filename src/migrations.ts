@@ -171,7 +171,7 @@ export class Migrations {
       state.results.push(r);
       state.progress[r.status === 'done' ? 'done' : r.status === 'failed' ? 'failed' : 'skipped']++;
       await this.save(state);
-    });
+    }, state.options.accept_loss ?? []);
     work
       .then(
         () => {

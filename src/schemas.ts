@@ -62,6 +62,7 @@ export const validators = {
   query: {
     listExtensions: query('listExtensions'),
     getExtension: query('getExtension'),
+    updateExtension: query('updateExtension'),
     devices: query('devices'),
     view: query('view'),
     exportExtensions: query('exportExtensions'),

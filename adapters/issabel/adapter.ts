@@ -4,12 +4,13 @@
  * and a comma DELETE stops half-way at the first missing number.
  */
 import { defineAdapter, type AdapterContext, type BatchDeleteItem, type Capabilities, type Extension, type ExtensionPatch, type ListPage, type NewExtension, type PbxAdapter, type RingGroup, type RingGroupCreate, type RingGroupPatch, type WriteOptions, type RequestContext } from '../../src/contract';
-import { BackendUnavailableError, ConflictError, NotFoundError, UnprocessableError } from '../../src/errors';
+import { BackendUnavailableError, ConflictError, NotFoundError, SettingsWouldBeLostError, UnprocessableError } from '../../src/errors';
 import { batchFailure } from '../../src/extensions';
 import { IssabelClient, type IssabelAuth } from './client';
 import configSchema from './config.schema.json';
 import { EXTENSION_SOURCES, RING_GROUP_SOURCES, isNumber, isRecord, numberFromLocation, str, toCanonical, toDevice, toIssabelBody, toIssabelRingGroup, toRingGroup, type Raw } from './map';
 import { DEMO_USER, startIssabelSimulator } from './simulator';
+import { preservingUpdateBody, settingsAnUpdateLoses, unaccepted } from './update-rules';
 
 export const capabilities: Capabilities = Object.freeze({
   extensions: { list: true, get: true, create: true, update: true, delete: true, batch_delete: true, auto_number: true },
@@ -26,13 +27,17 @@ const byNumber = (a: { id: string }, b: { id: string }) => Number(a.id) - Number
 
 class IssabelAdapter implements PbxAdapter {
   readonly backend = 'issabel';
-  readonly capabilities = capabilities;
+  readonly capabilities: Capabilities;
   readonly client: IssabelClient;
   private readonly domain: string | null;
+  /** The device technology new extensions get: `sip` (pbxapi's default) or `pjsip` for a PJSIP-only PBX. */
+  private readonly tech: string;
 
   constructor(private readonly setup: AdapterContext) {
     this.client = new IssabelClient(setup.http, setup.config.auth as unknown as IssabelAuth, setup.state, setup.config.base_url);
     this.domain = new URL(setup.config.base_url).hostname || null;
+    this.tech = (setup.config as { tech?: string }).tech ?? 'sip';
+    this.capabilities = Object.freeze({ ...capabilities, device_technology: this.tech });
   }
 
   private canonical(raw: Raw): Extension {
@@ -52,6 +57,12 @@ class IssabelAdapter implements PbxAdapter {
     return new Set(rows.filter(isRecord).map((r) => str(r.extension) ?? ''));
   }
 
+  /** Every number the PBX's extensions and ring groups use: one plan for both (dialplan conflicts otherwise). */
+  private async usedNumbers(ctx: RequestContext): Promise<{ extensions: Set<string>; ringGroups: Set<string> }> {
+    const [extensions, groups] = await Promise.all([this.existingNumbers(ctx), this.client.results(ctx, 'ringgroups')]);
+    return { extensions, ringGroups: new Set(groups.filter(isRecord).map((r) => str(r.extension) ?? str(r.id) ?? '')) };
+  }
+
   async listExtensions(ctx: RequestContext): Promise<ListPage> {
     // No paging on Issabel: all of them, by number, for the gateway's own paging.
     const rows = await this.client.results(ctx, 'extensions');
@@ -62,46 +73,81 @@ class IssabelAdapter implements PbxAdapter {
     return this.canonical(await this.getRaw(ctx, id));
   }
 
-  /** The last write whose reload was held back: `applyChanges` reloads through it. */
-  private deferred: string | undefined;
+  /**
+   * The last write whose reload was held back, with the body it sent: `applyChanges` sends that body again,
+   * reloading. An update rebuilds the record from its body (update-rules.ts), so an empty PUT would erase
+   * settings; the same body again leaves the record as the first PUT made it.
+   */
+  private deferred: { id: string; body: Raw } | undefined;
 
   async createExtension(ctx: RequestContext, input: NewExtension, opts: WriteOptions = {}): Promise<Extension> {
-    const body = toIssabelBody(input, !opts.deferApply);
+    const body: Raw = { ...toIssabelBody(input), tech: this.tech };
     let number: string;
     if (input.extension !== undefined) {
       number = input.extension;
       if (!isNumber(number)) throw new UnprocessableError('Issabel extension numbers are digits only.', [{ pointer: '/extension', detail: 'digits only on this backend' }]);
-      // PUT creates a free number, but silently overwrites a taken one: that would be data loss. Look first.
-      const [existing] = await this.client.results(ctx, `extensions/${number}`);
-      if (isRecord(existing)) throw new ConflictError(`Extension ${number} already exists in this tenant.`, [{ pointer: '/extension', detail: 'already exists' }]);
-      const res = await this.client.call(ctx, 'PUT', `extensions/${number}`, { data: body, idempotent: true, sources: EXTENSION_SOURCES });
-      if (res.status === 200) this.setup.logger.warn({ extension: number }, 'extension appeared between the existence check and the PUT; Issabel updated it');
+      await this.createAt(ctx, number, body, opts);
     } else {
-      // POST picks the next free number and answers 201 with no body: the number is in Location.
-      const res = await this.client.call(ctx, 'POST', 'extensions', { data: body, idempotent: false, sources: EXTENSION_SOURCES });
-      const picked = numberFromLocation(res.headers.location);
-      if (!picked) throw new BackendUnavailableError(this.backend, 'Issabel created an extension but did not say its number.');
-      number = picked;
+      number = await this.createAutoNumbered(ctx, body, opts);
     }
-    this.deferred = opts.deferApply ? number : undefined;
+    this.deferred = opts.deferApply ? { id: number, body: { name: body.name, secret: body.secret } } : undefined;
     return this.canonical(await this.getRaw(ctx, number));
   }
 
+  /** PUT creates a free number, but silently overwrites a taken one: that would be data loss. Look first. */
+  private async createAt(ctx: RequestContext, number: string, body: Raw, opts: WriteOptions): Promise<void> {
+    const [existing] = await this.client.results(ctx, `extensions/${number}`);
+    if (isRecord(existing)) throw new ConflictError(`Extension ${number} already exists in this tenant.`, [{ pointer: '/extension', detail: 'already exists' }]);
+    // pbxapi checks the number against every kind (ring groups, queues, conferences...) and answers 409.
+    const res = await this.client.call(ctx, 'PUT', `extensions/${number}`, { data: withReload(body, opts), idempotent: true, sources: EXTENSION_SOURCES });
+    if (res.status === 200) this.setup.logger.warn({ extension: number }, 'extension appeared between the existence check and the PUT; Issabel updated it');
+  }
+
+  /**
+   * POST picks the next free number from the extensions alone (the smallest N whose N+1 is free), then refuses
+   * it with 409 when another kind (a ring group) holds it; on a PBX with no extension it picks none and fails
+   * with a 500 (extensions.php post()). In both cases the gateway picks a number no extension and no ring group
+   * uses, the same way, and creates it there. Only then does it spend the calls to read both lists.
+   */
+  private async createAutoNumbered(ctx: RequestContext, body: Raw, opts: WriteOptions): Promise<string> {
+    try {
+      const res = await this.client.call(ctx, 'POST', 'extensions', { data: withReload(body, opts), idempotent: false, sources: EXTENSION_SOURCES });
+      const picked = numberFromLocation(res.headers.location);
+      if (!picked) throw new BackendUnavailableError(this.backend, 'Issabel created an extension but did not say its number.');
+      return picked;
+    } catch (err) {
+      if (!(err instanceof ConflictError || err instanceof BackendUnavailableError)) throw err;
+      const used = await this.usedNumbers(ctx);
+      if (err instanceof BackendUnavailableError) {
+        // A 500 on an empty PBX created nothing; on any other PBX it may have half-created: never send it again.
+        if (used.extensions.size > 0) throw err;
+        throw new UnprocessableError('This Issabel PBX has no extension yet, so it cannot pick the next number: create the first one with a number.', [{ pointer: '/extension', detail: 'required while the PBX has no extension' }]);
+      }
+      const number = nextFreeNumber(used.extensions, new Set([...used.extensions, ...used.ringGroups]));
+      await this.createAt(ctx, number, body, opts);
+      return number;
+    }
+  }
+
   async updateExtension(ctx: RequestContext, id: string, patch: ExtensionPatch, opts: WriteOptions = {}): Promise<Extension> {
-    // PUT on a missing number would create it: check it exists first.
+    // PUT on a missing number would create it: check it exists first. The record also says what an update
+    // would reset (update-rules.ts): refused before anything is written unless the caller accepts the loss.
     const current = await this.getRaw(ctx, id);
     if (Object.keys(patch).length === 0) return this.canonical(current);
-    await this.client.call(ctx, 'PUT', `extensions/${id}`, { data: toIssabelBody(patch, !opts.deferApply), idempotent: true, sources: EXTENSION_SOURCES });
-    this.deferred = opts.deferApply ? id : undefined;
+    const refused = unaccepted(settingsAnUpdateLoses(current), opts.acceptLoss);
+    if (refused.length) throw new SettingsWouldBeLostError(this.backend, refused);
+    const body = preservingUpdateBody(current, { name: patch.name, secret: patch.password });
+    await this.client.call(ctx, 'PUT', `extensions/${id}`, { data: withReload(body, opts), idempotent: true, sources: EXTENSION_SOURCES });
+    this.deferred = opts.deferApply ? { id, body } : undefined;
     // PUT answers 200 with no body: the new state is the old one with the patch applied.
     return this.canonical({ ...current, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.password !== undefined ? { secret: patch.password } : {}) });
   }
 
-  /** pbxapi has no reload call of its own: an empty PUT of the last deferred extension runs apply-changes. */
+  /** pbxapi has no reload call of its own: the last deferred write is sent again, this time reloading. */
   async applyChanges(ctx: RequestContext): Promise<void> {
-    const id = this.deferred;
-    if (!id) return;
-    await this.client.call(ctx, 'PUT', `extensions/${id}`, { data: {}, idempotent: true });
+    const last = this.deferred;
+    if (!last) return;
+    await this.client.call(ctx, 'PUT', `extensions/${last.id}`, { data: last.body, idempotent: true });
     this.deferred = undefined;
   }
 
@@ -163,16 +209,26 @@ class IssabelAdapter implements PbxAdapter {
     return this.ringGroup(raw);
   }
 
+  /**
+   * With a number, pbxapi checks it against every kind itself (409). Without one, it picks the next number from
+   * the ring groups alone and checks nothing (rest.php post(), ringgroups.php post()), so it can take an
+   * extension's number: the gateway picks a number no extension and no ring group uses, the vendor's way
+   * (600 on a PBX with none), and sends it.
+   */
   async createRingGroup(ctx: RequestContext, input: RingGroupCreate): Promise<RingGroup> {
-    if (input.extension !== undefined) {
-      const taken = await this.getRingGroup(ctx, input.extension).then(
+    let wanted = input.extension;
+    if (wanted !== undefined) {
+      const taken = await this.getRingGroup(ctx, wanted).then(
         () => true,
         (err: unknown) => (err instanceof NotFoundError ? false : Promise.reject(err)),
       );
-      if (taken) throw new ConflictError(`Ring group ${input.extension} already exists.`, [{ pointer: '/extension', detail: 'already exists' }]);
+      if (taken) throw new ConflictError(`Ring group ${wanted} already exists.`, [{ pointer: '/extension', detail: 'already exists' }]);
+    } else {
+      const used = await this.usedNumbers(ctx);
+      wanted = nextFreeNumber(used.ringGroups, new Set([...used.extensions, ...used.ringGroups]), FIRST_RING_GROUP);
     }
-    const res = await this.client.call(ctx, 'POST', 'ringgroups', { data: toIssabelRingGroup(input), idempotent: false, sources: RING_GROUP_SOURCES });
-    const number = numberFromLocation(res.headers.location) ?? input.extension;
+    const res = await this.client.call(ctx, 'POST', 'ringgroups', { data: toIssabelRingGroup({ ...input, extension: wanted }), idempotent: false, sources: RING_GROUP_SOURCES });
+    const number = numberFromLocation(res.headers.location) ?? wanted;
     if (!number) throw new BackendUnavailableError(this.backend, 'Issabel created a ring group but did not say its number.');
     return this.getRingGroup(ctx, number);
   }
@@ -190,6 +246,24 @@ class IssabelAdapter implements PbxAdapter {
     if (!isNumber(id)) throw new NotFoundError(`No ring group '${id}'.`);
     await this.client.call(ctx, 'DELETE', `ringgroups/${id}`, { idempotent: true, what: `ring group '${id}'` });
   }
+}
+
+/** ringgroups.php `$initial_exten_n`: the number pbxapi gives the first ring group. */
+const FIRST_RING_GROUP = 600;
+
+/** A write's body with `reload: false` when the batch holds apply-changes back. */
+const withReload = (body: Raw, opts: WriteOptions): Raw => (opts.deferApply ? { ...body, reload: false } : body);
+
+/**
+ * pbxapi's pick (the smallest number N of the kind whose N+1 is free, `first` when the kind has none), with
+ * "free" meaning free in every kind: the walk goes on from N+1 past numbers another kind holds.
+ */
+export function nextFreeNumber(ofKind: Set<string>, used: Set<string>, first = 1000): string {
+  const nums = [...ofKind].filter(isNumber).map(Number).sort((a, b) => a - b);
+  const n = nums.find((x) => !ofKind.has(String(x + 1)));
+  let candidate = n === undefined ? first : n + 1;
+  while (used.has(String(candidate))) candidate++;
+  return String(candidate);
 }
 
 export const issabel = defineAdapter({

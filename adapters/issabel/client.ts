@@ -12,8 +12,11 @@ import { BackendAuthFailedError, BackendUnavailableError, ConflictError, Gateway
 const BACKEND = 'issabel';
 /** Renew this long before the access token's announced expiry, so most calls never meet an expired token. */
 const RENEW_MARGIN_MS = 60_000;
-/** Refresh tokens issued at login live 2 h on current installs; renewal answers say when they do not. */
-const REFRESH_LIFETIME_MS = 2 * 3600_000;
+/**
+ * pbxapi signs the refresh token for twice the access token's lifetime at login and 24 times it at a renewal
+ * (models/jwtauth.php: `$exp * 2`, `$exp * 24`): 2 h and 24 h with the default 3600 s.
+ */
+const REFRESH_FACTOR = { login: 2, renewal: 24 } as const;
 
 export interface IssabelAuth {
   user: string;
@@ -67,10 +70,10 @@ export class IssabelClient {
   async call(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<BackendResponse> {
     let session = await this.validSession(ctx);
     let res = await this.send(ctx, method, path, opts, session.access);
-    if (isExpiredAnswer(res, opts.idempotent)) {
+    if (isExpiredAnswer(res)) {
       session = await this.refreshAfterRefusal(ctx, session);
       res = await this.send(ctx, method, path, opts, session.access);
-      if (isExpiredAnswer(res, opts.idempotent) && res.status !== 500) {
+      if (isExpiredAnswer(res)) {
         throw new BackendAuthFailedError(BACKEND, `Issabel refused a freshly issued token (HTTP ${res.status}).`);
       }
     }
@@ -152,7 +155,7 @@ export class IssabelClient {
     // Bad credentials: 403 with an empty body.
     if (res.status === 401 || res.status === 403) throw new BackendAuthFailedError(BACKEND, `Issabel refused the gateway's login (HTTP ${res.status}).`);
     if (res.status !== 200) throw new BackendUnavailableError(BACKEND, `Issabel failed the login (HTTP ${res.status}).`);
-    const session = this.sessionFrom(parseJsonBody(BACKEND, res));
+    const session = this.sessionFrom(parseJsonBody(BACKEND, res), 'login');
     if (!session) throw new BackendUnavailableError(BACKEND, 'Issabel answered the login without tokens.');
     this.counters.logins++;
     this.http.recordSession('login');
@@ -170,14 +173,14 @@ export class IssabelClient {
       idempotent: true,
     });
     const body = res.status === 200 ? safeJson(res.text) : undefined;
-    const session = this.sessionFrom(body, old.refresh);
+    const session = this.sessionFrom(body, 'renewal', old.refresh);
     if (!session) return this.login(ctx);
     this.counters.renewals++;
     this.http.recordSession('renewal');
     return session;
   }
 
-  private sessionFrom(body: unknown, previousRefresh?: string): Session | undefined {
+  private sessionFrom(body: unknown, issuedBy: keyof typeof REFRESH_FACTOR, previousRefresh?: string): Session | undefined {
     const b = body as { access_token?: unknown; refresh_token?: unknown; expires_in?: unknown } | undefined;
     if (!b || typeof b.access_token !== 'string' || b.access_token === '') return undefined;
     const refresh = typeof b.refresh_token === 'string' && b.refresh_token !== '' ? b.refresh_token : previousRefresh;
@@ -188,7 +191,7 @@ export class IssabelClient {
       access: b.access_token,
       refresh,
       renewAt: now + Math.max(lifetimeMs / 2, lifetimeMs - RENEW_MARGIN_MS),
-      refreshUntil: now + REFRESH_LIFETIME_MS - RENEW_MARGIN_MS,
+      refreshUntil: now + lifetimeMs * REFRESH_FACTOR[issuedBy] - RENEW_MARGIN_MS,
     };
   }
 }
@@ -202,24 +205,30 @@ function safeJson(text: string): unknown {
 }
 
 /**
- * Every form an expired or refused token takes: 200 `{"status":"expired"}` (no Content-Type), 401, 403 with an
- * empty body, or a 500. A 500 is read as a token problem when its page says so (the JWT library's
- * ExpiredException), or for a call that is safe to replay; a create is never replayed on an unexplained 500.
+ * Every form an expired or refused token takes (models/authorize.php): HTTP 200 `{"status": "expired"}` sent as
+ * text/html, for a token expired less than 720000 s ago; a 500 error page for one expired longer ago (the JWT
+ * library's uncaught ExpiredException, "Expired token"); 403 with an empty body for a missing or badly signed
+ * one. pbxapi has no 401 form; one from a proxy in front is read the same way. Any other 500 (a failed AMI
+ * login, a PHP or database error) is not about the token: renewing and replaying would repeat a write that may
+ * have half happened, so it is never replayed. (Debug pages dump the Authorization header and the JWT key, so
+ * words like "token" or "JWT" prove nothing: only the exception's own name does.)
  */
-export function isExpiredAnswer(res: BackendResponse, idempotent: boolean): boolean {
+export function isExpiredAnswer(res: BackendResponse): boolean {
   if (res.status === 200) {
     const body = res.text.length < 200 ? safeJson(res.text) : undefined;
     return typeof body === 'object' && body !== null && (body as { status?: unknown }).status === 'expired';
   }
   if (res.status === 401) return true;
   if (res.status === 403) return res.text.trim() === '';
-  if (res.status === 500) return idempotent || /expired|JWT|token/i.test(res.text);
+  if (res.status === 500) return isExpiredTokenPage(res.text);
   return false;
 }
 
+const isExpiredTokenPage = (text: string) => /ExpiredException|Expired token/.test(text);
+
 /** An expired token's 500 is the session's business (renew and replay), not a sign the PBX is failing. */
 function isBackendFailure(res: BackendResponse): boolean {
-  if (res.status === 500) return !/expired|JWT|token/i.test(res.text);
+  if (res.status === 500) return !isExpiredTokenPage(res.text);
   return res.status >= 500 && res.status !== 501;
 }
 
@@ -231,18 +240,42 @@ interface IssabelError {
 
 /** A 2xx that is not an expired-token disguise passes; every error becomes the gateway's, with pointers. */
 function checkAnswer(res: BackendResponse, opts: CallOptions): BackendResponse {
-  if (res.status >= 200 && res.status < 300 && !isExpiredAnswer(res, opts.idempotent)) return res;
+  if (res.status >= 200 && res.status < 300 && !isExpiredAnswer(res)) return res;
   throw toError(res, opts);
 }
+
+/**
+ * pbxapi's fixed validation texts, in the gateway's words. Anything else it says (database errors carry SQL,
+ * PHP pages carry secrets) is never passed on: the problem names the field and the vendor's status at most.
+ */
+const KNOWN_DETAILS: Record<string, string> = {
+  'Only digits allowed': 'digits only',
+  'Not in list of allowed values': 'not an allowed value',
+  'Valid range: 1-300': 'must be between 1 and 300',
+  'Only numeric values allowed': 'must be a number',
+  'Required field missing': 'required',
+  'Extension number already in use': 'number already in use on the PBX',
+};
+
+/** A PDO message: rest.php passes database errors on as `detail`, SQL text included. */
+const isDatabaseError = (detail: unknown) => typeof detail === 'string' && /SQLSTATE\[/.test(detail);
 
 function toError(res: BackendResponse, opts: CallOptions): GatewayError {
   const body = safeJson(res.text) as { errors?: IssabelError[] } | undefined;
   const entries = Array.isArray(body?.errors) ? body!.errors : [];
-  // Issabel's validation texts ("Only digits allowed") are short, fixed strings: passed on, trimmed.
   const faults: FieldFault[] = entries.map((e) => ({
     pointer: typeof e.source === 'string' ? (opts.sources?.[e.source] ?? `/${e.source}`) : '',
-    detail: typeof e.detail === 'string' ? e.detail.slice(0, 200) : 'refused',
+    detail: (typeof e.detail === 'string' && KNOWN_DETAILS[e.detail]) || 'refused by the backend',
   }));
+  // rest.php maps database errors the wrong way round: a duplicate key (SQLSTATE 23000) answers 400, any other
+  // database error 409. Read the SQLSTATE, never the status, and pass none of the text on.
+  const dbError = entries.find((e) => isDatabaseError(e.detail));
+  if (dbError) {
+    if (/SQLSTATE\[23000\]/.test(String(dbError.detail)) && /Duplicate/i.test(String(dbError.detail))) {
+      return new ConflictError('Issabel refused the write: the number or name is already taken in its database.');
+    }
+    return new BackendUnavailableError(BACKEND, `Issabel's database refused the write (HTTP ${res.status}).`);
+  }
   switch (res.status) {
     case 401:
     case 403:
@@ -252,7 +285,7 @@ function toError(res: BackendResponse, opts: CallOptions): GatewayError {
       if (body === undefined) return new BackendUnavailableError(BACKEND, 'Issabel does not know this route: check the tenant base_url.');
       return new NotFoundError(opts.what ? `No ${opts.what}.` : 'Not found on Issabel.');
     case 409:
-      return new ConflictError(faults[0]?.detail ? `Issabel: ${faults[0].detail}.` : 'Issabel reports a conflict.', faults.filter((f) => f.pointer));
+      return new ConflictError('Issabel reports a conflict: the number is already in use on the PBX.', faults.filter((f) => f.pointer));
     case 400:
     case 422:
       return new UnprocessableError('Issabel refused some fields of this request.', faults);

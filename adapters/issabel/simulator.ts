@@ -8,6 +8,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { serveSimulator, type RunningSimulator, type SimHandler, type SimRequest, type SimResponse } from '../../src/simulator-kit';
+import { DEVICE_KEYWORDS } from './update-rules';
 
 export const DEMO_USER = { user: 'admin', password: 'issabel-demo-pass' };
 
@@ -16,15 +17,20 @@ export interface IssabelSimOptions {
   users?: { user: string; password: string }[];
   /** Access token lifetime, default 3600 s (`expires_in` reports it in seconds, at least 1). */
   accessTtlMs?: number;
-  /** Refresh token lifetime, default 2 h. */
+  /** Lifetime of a refresh token issued at login, default 2 h; one issued by a renewal lives 12 times as long
+   * (pbxapi: twice and 24 times the access token's lifetime, models/jwtauth.php). */
   refreshTtlMs?: number;
   /** The PBX host name, default 'pbx.demo.local'; only used in `Location` headers, as Issabel does. */
   host?: string;
-  /** How an EXPIRED access token is answered; default 'status200'. */
-  expiredStyle?: 'status200' | 'http500' | 'http403' | 'http401';
+  /** How an EXPIRED access token is answered; default 'status200' (models/authorize.php: a token expired under
+   * 720000 s ago), 'http500' for one expired longer ago (uncaught ExpiredException), 'http403' as for a bad one.
+   * pbxapi has no 401 form. */
+  expiredStyle?: 'status200' | 'http500' | 'http403';
 }
 
-export interface SimExtensionSeed { extension: string; name: string; secret?: string; tech?: string }
+/** `settings`: more of the record, nested as GET shows it (`followme`, `dictation`, `device_options.rtcp_mux`...),
+ * written straight into the store as if made in the GUI. */
+export interface SimExtensionSeed { extension: string; name: string; secret?: string; tech?: string; settings?: Record<string, unknown> }
 export interface SimRingGroupSeed { extension: string; name: string; extension_list: string[]; strategy?: string; ring_time?: number }
 
 /** Records are stored flat with dotted keys (`recording.ondemand`) and raw types, as PHP flattens its input. */
@@ -89,9 +95,8 @@ export class IssabelSimulator {
       kind: 'extensions', rows: new Map(), first: 1000, // FreePBX-style 4-digit plan when nothing exists yet
       listKeys: ['extension', 'name', 'tech', 'dial', 'secret', 'context'],
       fixed: ['extension', 'dial', 'tech'],
-      // Our choice: `name` is required on create (POST and PUT-create), as the FreePBX GUI requires a display
-      // name. It also makes a JSON body sent with the wrong Content-Type (read as form fields) fail loudly.
-      required: ['name'],
+      // `name` is optional: "Extension" when left out (extensions.php post()/put()).
+      required: [],
       missingGetEmpty: true, putCreates: true,
       make: (n, input) => extensionRecord(n, isSet(input.tech) ? String(input.tech) : 'sip'),
       validate: (input) => [
@@ -99,6 +104,10 @@ export class IssabelSimulator {
         ...oneOf(input, 'tech', TECHS),
         ...REC_DIRECTIONS.flatMap((d) => oneOf(input, `recording.${d}`, RECORDING)),
         ...oneOf(input, 'voicemail.enabled', YES_NO),
+        ...oneOf(input, 'followme.enabled', YES_NO),
+        ...oneOf(input, 'dictation.enabled', YES_NO),
+        ...oneOf(input, 'dictation.format', ['ogg', 'gsm', 'wav']),
+        ...(isSet(input['callerid_override.emergency']) && !/^[0-9]*$/.test(String(input['callerid_override.emergency'])) ? [entry(422, 'Only digits allowed', 'callerid_override.emergency')] : []),
       ],
     };
     this.rg = {
@@ -134,7 +143,10 @@ export class IssabelSimulator {
   };
 
   seed(list: SimExtensionSeed[]): void {
-    for (const s of list) this.create(this.ext, s.extension, defined({ name: s.name, secret: s.secret, tech: s.tech }));
+    for (const s of list) {
+      this.create(this.ext, s.extension, defined({ name: s.name, secret: s.secret, tech: s.tech }));
+      if (s.settings) Object.assign(this.ext.rows.get(s.extension)!, flatten(s.settings));
+    }
   }
 
   seedRingGroups(list: SimRingGroupSeed[]): void {
@@ -144,6 +156,10 @@ export class IssabelSimulator {
   seedDemo(): void {
     const names = ['Reception', 'Alice Martin', 'Bruno Costa', 'Chen Wei', 'Dana Okafor', 'Conference Room'];
     this.seed(names.map((name, i) => ({ extension: String(1000 + i), name, secret: `demo-${1000 + i}-${randomBytes(4).toString('hex')}` })));
+    // Settings made in the GUI that pbxapi's update would reset: the gateway carries these over (Alice) or,
+    // for a device keyword outside pbxapi's list (the conference room's rtcp_mux), refuses without accept_loss.
+    Object.assign(this.ext.rows.get('1001')!, flatten({ callerid_override: { emergency: '5550001001' }, followme: FOLLOWME_ON('1001'), dictation: { enabled: 'yes', email: 'alice@example.com', format: 'ogg' } }));
+    this.ext.rows.get('1005')!['device_options.rtcp_mux'] = 'yes';
     this.seedRingGroups([
       { extension: '600', name: 'Sales', extension_list: ['1001', '1002'] },
       { extension: '601', name: 'Support', extension_list: ['1003', '1004'], strategy: 'hunt', ring_time: 30 },
@@ -201,15 +217,16 @@ export class IssabelSimulator {
     a.revoked = true; // the old access token stops working (403 from now on)
     this.counters.renewals++;
     // The old refresh token stays valid until it expires (stateless JWT); the new one gets a full lifetime.
-    return json(200, { status: 'authorized', ...this.issue(a.user) });
+    return json(200, { status: 'authorized', ...this.issue(a.user, 'renewal') });
   }
 
-  private issue(user: string): { access_token: string; expires_in: number; refresh_token: string } {
+  private issue(user: string, by: 'login' | 'renewal' = 'login'): { access_token: string; expires_in: number; refresh_token: string } {
     const now = Date.now();
+    const refreshTtlMs = by === 'login' ? this.o.refreshTtlMs : this.o.refreshTtlMs * 12;
     const access = this.sign({ iat: Math.floor(now / 1000), exp: Math.floor((now + this.o.accessTtlMs) / 1000), data: { name: user } });
-    const refresh = this.sign({ iat: Math.floor(now / 1000), exp: Math.floor((now + this.o.refreshTtlMs) / 1000), data: [] });
+    const refresh = this.sign({ iat: Math.floor(now / 1000), exp: Math.floor((now + refreshTtlMs) / 1000), data: [] });
     this.access.set(access, { user, expMs: now + this.o.accessTtlMs });
-    this.refresh.set(refresh, { user, expMs: now + this.o.refreshTtlMs });
+    this.refresh.set(refresh, { user, expMs: now + refreshTtlMs });
     return { access_token: access, expires_in: Math.max(1, Math.round(this.o.accessTtlMs / 1000)), refresh_token: refresh };
   }
 
@@ -231,11 +248,10 @@ export class IssabelSimulator {
     const t = this.known(this.access, bearer);
     if (!t || t.revoked) return { status: 403 }; // missing, badly signed, unknown or renewed: bare 403
     if (t.expMs > Date.now()) return undefined;
-    // status200: the real server echoes this by hand, HTTP 200 without a Content-Type (a string body gets none here).
     // http500: a token expired long ago trips an uncaught exception in the JWT library, i.e. a PHP error page.
-    if (this.o.expiredStyle === 'status200') return { status: 200, body: '{"status": "expired"}' };
+    // status200: echoed by hand, so PHP's default Content-Type (text/html) goes with it.
+    if (this.o.expiredStyle === 'status200') return { status: 200, headers: { ...HTML }, body: '{"status": "expired"}' };
     if (this.o.expiredStyle === 'http403') return { status: 403 };
-    if (this.o.expiredStyle === 'http401') return json(401, { status: 'unauthorized' });
     const where = '/var/www/html/pbxapi/vendor/firebase/php-jwt/src/JWT.php:139';
     return { status: 500, headers: { ...HTML }, body: `<br />\n<b>Fatal error</b>:  Uncaught Firebase\\JWT\\ExpiredException: Expired token in ${where}\n` };
   }
@@ -246,7 +262,9 @@ export class IssabelSimulator {
     if (req.method === 'GET') return this.read(t, id, req.query.fields);
     if (req.method === 'DELETE') {
       if (!id) fail(405, 'Cannot delete if no ID is supplied');
-      if (req.body !== undefined) this.input(req); // lenient about no body; one that is sent must still decode
+      // extensions.php does not read the body (its json_decode is commented out); ringgroups.php requires one.
+      if (t.kind === 'ringgroups') this.jsonBody(req);
+      else if (req.body !== undefined) this.input(req);
       // One at a time, not atomic: the first missing number stops the batch with earlier ones already gone,
       // and (as rest.php dies before apply-changes) a failed batch does not reload.
       for (const n of id.split(',')) if (!t.rows.delete(n)) fail(404, 'Could not find a record to delete');
@@ -256,8 +274,12 @@ export class IssabelSimulator {
     if (req.method === 'POST') {
       if (id) fail(400, 'We refuse to insert a record if a resource id is passed. For update use the PUT method instead.');
       const input = requireFields(t, this.input(req));
-      const n = isSet(input.extension) ? String(input.extension) : nextFree(t.rows, t.first);
-      return this.insert(t, n, input, req.query);
+      if (isSet(input.extension)) return this.insert(t, String(input.extension), input, req.query);
+      // extensions.php picks from the users table and has no fallback: on an empty PBX the number is NULL and
+      // the device insert fails (a PHP error page; nothing is created). rest.php (ring groups) starts at 600, and
+      // checks the picked number against nothing (dieExtensionDuplicate ran before, on no number).
+      if (t.kind === 'extensions' && t.rows.size === 0) return phpErrorPage("SQLSTATE[23000]: Integrity constraint violation: 1048 Column 'id' cannot be null");
+      return this.insert(t, nextFree(t.rows, t.first), input, req.query, t.kind === 'extensions');
     }
     // PUT
     if (!id) fail(405, 'Unable to update. Missing record id');
@@ -265,11 +287,20 @@ export class IssabelSimulator {
     const row = t.rows.get(id);
     if (!row) {
       if (!t.putCreates) fail(404, 'Could not find a record to update');
-      return this.insert(t, id, requireFields(t, input), req.query); // the path number wins over a body `extension`
+      this.putCreated = true;
+      try {
+        return this.insert(t, id, requireFields(t, input), req.query); // the path number wins over a body `extension`
+      } finally {
+        this.putCreated = false;
+      }
     }
     for (const k of t.fixed) delete input[k]; // e.g. `tech` cannot change: silently ignored
     check(t, input);
-    apply(row, input, t.fixed); // silent overwrite of the fields sent; the others keep their values
+    apply(row, input, t.fixed); // silent overwrite of the fields sent
+    if (t.kind === 'extensions') {
+      const failed = rebuildExtension(row, input);
+      if (failed) return failed;
+    }
     this.reload(input);
     return { status: 200 };
   }
@@ -280,22 +311,30 @@ export class IssabelSimulator {
       return success(rows.map((r) => unflatten(view(r, t.listKeys, fields))));
     }
     const row = t.rows.get(id);
-    if (row) return success([unflatten(row)]); // a single record is always the full view, in a one-element array
+    // A single record is always the full view, in a one-element array; Follow-Me shows defaults when it has no row.
+    if (row) return success([unflatten(t.kind === 'extensions' ? withFollowmeDefaults(row) : row)]);
     return t.missingGetEmpty ? success([]) : fail(404, 'Record not found');
   }
 
-  private insert(t: Table, n: string, input: Flat, query: Record<string, string>): SimResponse {
+  private insert(t: Table, n: string, input: Flat, query: Record<string, string>, checkNumber = true): SimResponse {
     input.extension = n;
     check(t, input); // may normalise the input (ring group members)
-    // One numbering plan for every kind (rest.php dieExtensionDuplicate). POST picks its number from its own
-    // table only, like the real SQL, so a number held by the other kind is a 409 there too.
-    if (this.ext.rows.has(n) || this.rg.rows.has(n)) fail(409, 'Extension number already in use');
+    // One numbering plan for every kind (rest.php dieExtensionDuplicate), checked on a number that was sent, and
+    // by extensions on the one they picked; a ring group's picked number is not checked at all.
+    if (checkNumber && (this.ext.rows.has(n) || this.rg.rows.has(n))) fail(409, 'Extension number already in use');
+    if (!isSet(input.name) && t.kind === 'extensions') input.name = 'Extension';
     this.create(t, n, input);
     this.reload(input);
-    // The real server builds Location from its own URL and may carry the request's query string along.
+    // The real server builds Location from the whole request URI, query string included: a PUT-create answers
+    // that URI, a POST appends `/<number>` to it (so after the query string).
     const qs = new URLSearchParams(query).toString();
-    return { status: 201, headers: { Location: `https://${this.o.host}/pbxapi/${t.kind}/${n}${qs ? `?${qs}` : ''}` } };
+    const base = `https://${this.o.host}/pbxapi/${t.kind}`;
+    const created = this.putCreated ? `${base}/${n}${qs ? `?${qs}` : ''}` : `${base}${qs ? `?${qs}` : ''}/${n}`;
+    return { status: 201, headers: { Location: created } };
   }
+
+  /** Set while a PUT creates, for the shape of its Location. */
+  private putCreated = false;
 
   private create(t: Table, n: string, input: Flat): void {
     t.rows.set(n, apply(t.make(n, input), input, t.fixed));
@@ -317,6 +356,17 @@ export class IssabelSimulator {
    * body is then 400 "Could not decode JSON"); anything else, even `application/json; charset=utf-8`, is read
    * with parse_str as form fields, so a JSON text silently yields no usable field.
    */
+  /** ringgroups.php delete(): json_decode of the raw body whatever its type; an empty one is 400. */
+  private jsonBody(req: SimRequest): void {
+    if (typeof req.body === 'string' || req.body === undefined) {
+      try {
+        JSON.parse(req.body ?? '');
+      } catch {
+        fail(400, 'Could not decode JSON');
+      }
+    }
+  }
+
   private input(req: SimRequest): Flat {
     let body = req.body;
     if (req.headers['content-type'] === 'application/json') {
@@ -336,6 +386,7 @@ export class IssabelSimulator {
 
 // ---- records --------------------------------------------------------------------------------------------------
 
+/** A new extension as pbxapi's GET shows one it created (extensions.php create_param/create_user defaults). */
 function extensionRecord(n: string, tech: string): Flat {
   return {
     extension: n, name: '', tech,
@@ -343,15 +394,57 @@ function extensionRecord(n: string, tech: string): Flat {
     dial: DIAL_PREFIX[tech] ? `${DIAL_PREFIX[tech]}/${n}` : '',
     secret: randomBytes(16).toString('hex'), // 32 random characters
     context: 'from-internal', sip_alias: '', language: '',
-    ...group('callerid_override', { emergency: '', outbound: '', internal: '' }),
-    ...group('voicemail', { enabled: 'no', pin: '', email: '', attach: 'no', delete: 'no' }),
-    ...group('extension_options', { ring_time: 30, call_waiting: 'yes', call_screening: 'no', pinless_dialing: 'no' }),
-    ...group('recording', { ...Object.fromEntries(REC_DIRECTIONS.map((d) => [d, 'dontcare'])), ondemand: 'disabled', priority: 10 }),
-    ...group('device_options', {
-      dtmfmode: tech === 'pjsip' ? 'rfc4733' : 'rfc2833', nat: 'yes', qualify: 'yes', host: 'dynamic',
-      callgroup: '', pickupgroup: '', disallow: '', allow: '', max_contacts: 1,
-    }),
+    ...group('callerid_override', { emergency: '', outbound: '', internal: n }),
+    ...group('voicemail', { enabled: 'no' }),
+    ...group('destination', { callerid_prefix_no_answer: '', callerid_prefix_busy: '', callerid_prefix_unavailable: '', no_answer: '', busy: '', unavailable: '' }),
+    ...group('extension_options', { ring_time: 0, pinless_dialing: 'no', call_waiting: 'yes', internal_auto_answer: 'no', call_forward_ring_time: 0, outbound_concurrency_limit: 0, queue_state_detection: 'yes' }),
+    ...group('recording', { ...Object.fromEntries(REC_DIRECTIONS.map((d) => [d, 'dontcare'])), ondemand: 'no', priority: 0 }),
+    ...group('device_options', deviceDefaults(n, tech)),
+    'dictation.enabled': 'no',
   };
+}
+
+const deviceDefaults = (n: string, tech: string): Flat =>
+  Object.fromEntries(Object.entries(DEVICE_KEYWORDS[tech] ?? {}).map(([k, v]) => [k, v.replace(/<n>/g, n)]));
+
+/** A Follow-Me set up in the GUI: its findmefollow row and astdb keys, as GET shows them. */
+export const FOLLOWME_ON = (n: string): Record<string, unknown> => ({
+  enabled: 'yes', strategy: 'ringallv2-prim', ring_time: '30', initial_ring_time: '7', extension_list: [n, '5551234567#'],
+  callerid_name_prefix: 'FM:', confirm_calls: 'yes', destination_if_no_answer: `ext-local,vmu${n},1`, alert_info: '',
+  announcement_id: '0', remote_announce_id: '0', toolate_announce_id: '0', music_on_hold: 'Ring',
+  change_external_callerid: 'default', fixed_callerid: '',
+});
+
+/** GET shows these when an extension has no Follow-Me row (extensions.php get()). */
+function withFollowmeDefaults(row: Flat): Flat {
+  if (Object.keys(row).some((k) => k.startsWith('followme.'))) return row;
+  return { ...row, 'followme.enabled': 'no', 'followme.ring_time': '30', 'followme.initial_ring_time': '0', 'followme.extension_list': [row.extension] };
+}
+
+/**
+ * What pbxapi's update does beyond the fields sent (extensions.php put() on an existing number): the emergency
+ * caller id is written as sent (cleared when left out), Follow-Me and dictation are deleted unless the body
+ * enables them, and the device keywords are rebuilt from pbxapi's list (others deleted, missing ones added).
+ * Follow-Me enabled without a stored row fails half-way, as the real INSERT does (strategy cannot be null).
+ */
+function rebuildExtension(row: Flat, input: Flat): SimResponse | undefined {
+  if (!isSet(input['callerid_override.emergency'])) row['callerid_override.emergency'] = '';
+  const dropGroup = (prefix: string) => Object.keys(row).filter((k) => k.startsWith(prefix)).forEach((k) => delete row[k]);
+  if (input['dictation.enabled'] !== 'yes') {
+    dropGroup('dictation.');
+    row['dictation.enabled'] = 'no';
+  }
+  const defaults = deviceDefaults(String(row.extension), String(row.tech));
+  for (const k of Object.keys(row)) if (k.startsWith('device_options.') && !(k.slice(15) in defaults)) delete row[k];
+  for (const [k, v] of Object.entries(defaults)) if (!(`device_options.${k}` in row)) row[`device_options.${k}`] = v;
+  if (input['followme.enabled'] !== 'yes') {
+    dropGroup('followme.');
+  } else if (!('followme.strategy' in row)) {
+    return phpErrorPage("SQLSTATE[23000]: Integrity constraint violation: 1048 Column 'strategy' cannot be null");
+  } else {
+    row['followme.enabled'] = 'yes';
+  }
+  return undefined;
 }
 
 function ringGroupRecord(n: string): Flat {
@@ -439,6 +532,13 @@ function strval(v: unknown): unknown {
 }
 
 const success = (results: unknown[]): SimResponse => json(200, { status: 'success', results: strval(results) });
+
+/** The framework's error page for an uncaught PHP error, as pbxapi's debug level shows it (it also dumps the
+ * request headers and config, the AMI password among them: stood in for here by a fake one). */
+function phpErrorPage(message: string): SimResponse {
+  const body = `<!DOCTYPE html>\n<html>\n<head><title>500 Internal Server Error</title></head>\n<body>\n<h1>Internal Server Error</h1>\n<p>${message}</p>\n<pre>'MGRPASS'=>'sim-ami-secret','JWT_KEY'=>'sim-jwt-key'</pre>\n</body>\n</html>\n`;
+  return { status: 500, headers: { ...HTML }, body };
+}
 
 /** The framework's (Fat-Free) default error page. */
 function notFoundPage(req: SimRequest): SimResponse {

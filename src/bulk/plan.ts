@@ -120,9 +120,11 @@ export async function applyPlan(
   items: PlanItem[],
   desired: Map<number, Desired>,
   onResult: (r: ItemResult) => Promise<void> | void = () => undefined,
+  /** Settings of the target's records an update may lose (the adapter refuses an update that would lose others). */
+  acceptLoss: readonly string[] = [],
 ): Promise<ItemResult[]> {
   const results: ItemResult[] = [];
-  const deferred: WriteOptions = { deferApply: true };
+  const deferred: WriteOptions = { deferApply: true, acceptLoss };
   let wrote = false;
   try {
     for (const item of items) {

@@ -62,14 +62,15 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
     const outcome = await idempotent(req, tenant.name, store, async () => {
       const plan = planItems(desired, await existingByNumber(req.ctx, tenant), tenant.adapter.capabilities, q.on_conflict ?? 'fail');
       if (dryRun) return { status: 200, headers: {}, body: { dry_run: true, summary: summarize(plan), items: plan } };
-      const refused = unacceptedLoss(plan, (q.accept_loss ?? '').split(',').filter(Boolean));
+      const accepted = (q.accept_loss ?? '').split(',').filter(Boolean);
+      const refused = unacceptedLoss(plan, accepted);
       if (refused.length) {
         throw new UnprocessableError(
           `Backend '${tenant.backend}' cannot store ${refused.join(', ')}; accept the loss with accept_loss=${refused.join(',')}, or leave the fields out.`,
           refused.map((f) => ({ pointer: `/query/accept_loss`, detail: `${f} would be lost` })),
         );
       }
-      const results = await applyPlan(req.ctx, tenant, plan, new Map(desired.map((d) => [d.row, d])));
+      const results = await applyPlan(req.ctx, tenant, plan, new Map(desired.map((d) => [d.row, d])), undefined, accepted);
       const counts = { done: 0, failed: 0, skipped: 0 };
       for (const r of results) counts[r.status]++;
       return { status: 200, headers: {}, body: { dry_run: false, summary: summarize(plan), outcome: counts, items: results } };

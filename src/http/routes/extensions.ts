@@ -1,5 +1,5 @@
 import { type IRouter, type Request } from 'express';
-import type { BatchDeleteQuery, ExtensionCreate, ExtensionPatch, GetExtensionQuery, ListExtensionsQuery } from '../../../schemas/types';
+import type { BatchDeleteQuery, ExtensionCreate, ExtensionPatch, GetExtensionQuery, ListExtensionsQuery, UpdateExtensionQuery } from '../../../schemas/types';
 import { ValidationError } from '../../errors';
 import * as ops from '../../extensions';
 import type { Tenant } from '../../extensions';
@@ -74,9 +74,10 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
   router.patch(`${base}/:id`, async (req, res) => {
     const tenant = tenantFrom(req, tenants);
     audit(res, 'extension.update', String(req.params.id));
-    check(validators.query.none, req.query, '/query');
+    const q = check<UpdateExtensionQuery>(validators.query.updateExtension, { ...req.query }, '/query');
     const patch = body<ExtensionPatch>(req, validators.extensionPatch);
-    const updated = await ops.updateExtension(req.ctx, tenant, idFrom(req), patch);
+    const acceptLoss = q.accept_loss ? q.accept_loss.split(',') : undefined;
+    const updated = await ops.updateExtension(req.ctx, tenant, idFrom(req), patch, acceptLoss ? { acceptLoss } : undefined);
     res.json(ops.shape(updated, {}));
   });
 
