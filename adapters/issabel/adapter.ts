@@ -178,12 +178,44 @@ class IssabelAdapter implements PbxAdapter {
     } catch (err) {
       failure ??= err;
     }
+    // A DELETE that failed part-way stopped before apply-changes (extensions.php delete()): the numbers it did
+    // delete are still live in Asterisk until the next reload. Run one.
+    if (failure !== undefined && after && present.some((id) => !after!.has(id))) await this.reloadPbx(ctx);
     return ids.map((id): BatchDeleteItem => {
       if (!present.includes(id)) return { id, status: 'not_found' };
       if (after && !after.has(id)) return { id, status: 'deleted' };
       if (!after && failure === undefined) return { id, status: 'deleted' };
       return batchFailure(id, failure ?? new BackendUnavailableError(this.backend, 'Issabel answered the delete, but the extension is still there.'));
     });
+  }
+
+  /**
+   * Apply-changes on its own. pbxapi has no call for it, but every write runs it: a ring group PUT with an empty
+   * body writes nothing (rest.php put() updates only the fields sent) and reloads. Without a ring group, an
+   * extension whose update would lose nothing is sent its own preserving body. Never an empty extension PUT:
+   * that rebuilds the record (update-rules.ts). Returns whether a reload ran; a failure is logged, not thrown,
+   * since the caller's own operation already happened.
+   */
+  private async reloadPbx(ctx: RequestContext): Promise<boolean> {
+    try {
+      const groups = (await this.client.results(ctx, 'ringgroups')).filter(isRecord);
+      const group = groups.map((r) => str(r.extension) ?? str(r.id)).find((n): n is string => !!n && isNumber(n));
+      if (group) {
+        await this.client.call(ctx, 'PUT', `ringgroups/${group}`, { data: {}, idempotent: true });
+        return true;
+      }
+      for (const number of [...(await this.existingNumbers(ctx))].filter(isNumber).slice(0, 3)) {
+        const raw = await this.getRaw(ctx, number);
+        if (settingsAnUpdateLoses(raw).length) continue;
+        await this.client.call(ctx, 'PUT', `extensions/${number}`, { data: preservingUpdateBody(raw, {}), idempotent: true });
+        return true;
+      }
+    } catch (err) {
+      this.setup.logger.warn({ err }, 'apply-changes after a partial delete failed');
+      return false;
+    }
+    this.setup.logger.warn('apply-changes after a partial delete: no write could run it without changing a record; run Apply Changes on the PBX');
+    return false;
   }
 
   async listDevices(ctx: RequestContext, id: string) {

@@ -153,7 +153,10 @@ export class IssabelClient {
       idempotent: true,
     });
     // Bad credentials: 403 with an empty body.
-    if (res.status === 401 || res.status === 403) throw new BackendAuthFailedError(BACKEND, `Issabel refused the gateway's login (HTTP ${res.status}).`);
+    // pbxapi logs in only the user `admin` with the AMI admin password (models/jwtauth.php post()): say so.
+    if (res.status === 401 || res.status === 403) {
+      throw new BackendAuthFailedError(BACKEND, `Issabel refused the gateway's login (HTTP ${res.status}). pbxapi accepts only the user 'admin' with the AMI admin password (amiadminpwd in /etc/issabel.conf), not a web GUI password.`);
+    }
     if (res.status !== 200) throw new BackendUnavailableError(BACKEND, `Issabel failed the login (HTTP ${res.status}).`);
     const session = this.sessionFrom(parseJsonBody(BACKEND, res), 'login');
     if (!session) throw new BackendUnavailableError(BACKEND, 'Issabel answered the login without tokens.');

@@ -174,6 +174,19 @@ export class IssabelSimulator {
     expire(this.refresh);
   }
 
+  private deleteFailsAt: string | undefined;
+
+  /** The next DELETE that reaches this number fails there with a database error (500), the earlier ones gone. */
+  failNextDeleteAt(number: string): void {
+    this.deleteFailsAt = number;
+  }
+
+  /** The stored ring group record, nested; a copy. */
+  rawRingGroup(number: string): Record<string, unknown> | undefined {
+    const row = this.rg.rows.get(number);
+    return row && unflatten(structuredClone(row));
+  }
+
   has(extension: string): boolean {
     return this.ext.rows.has(extension);
   }
@@ -267,7 +280,14 @@ export class IssabelSimulator {
       else if (req.body !== undefined) this.input(req);
       // One at a time, not atomic: the first missing number stops the batch with earlier ones already gone,
       // and (as rest.php dies before apply-changes) a failed batch does not reload.
-      for (const n of id.split(',')) if (!t.rows.delete(n)) fail(404, 'Could not find a record to delete');
+      for (const n of id.split(',')) {
+        if (n === this.deleteFailsAt) {
+          this.deleteFailsAt = undefined;
+          // extensions.php delete(): a PDOException erasing a row dies with 500 and the PDO message.
+          fail(500, 'SQLSTATE[HY000]: General error: 1205 Lock wait timeout exceeded; try restarting transaction');
+        }
+        if (!t.rows.delete(n)) fail(404, 'Could not find a record to delete');
+      }
       this.counters.reloads++; // DELETE ignores `reload`
       return { status: 200 };
     }

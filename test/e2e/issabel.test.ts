@@ -1,7 +1,7 @@
 /** Issabel over real HTTP: the JWT session under expiry and concurrency, create without overwrite, the
  * non-atomic comma DELETE, apply-changes once per batch, and ring groups. */
 import request from 'supertest';
-import { DEMO_USER, startIssabelSimulator, type IssabelSimOptions } from '../../adapters/issabel/simulator';
+import { DEMO_USER, FOLLOWME_ON, startIssabelSimulator, type IssabelSimOptions } from '../../adapters/issabel/simulator';
 import type { RunningSimulator } from '../../src/simulator-kit';
 import { buildTestGateway } from '../helpers';
 
@@ -140,6 +140,122 @@ describe('Issabel writes', () => {
   });
 });
 
+/** Alice as the GUI left her: settings pbxapi's update path would reset. */
+const RICH = { callerid_override: { emergency: '5550000911' }, followme: FOLLOWME_ON('1001'), dictation: { enabled: 'yes', email: 'a@example.com', format: 'ogg' } };
+
+describe('Issabel updates change only what the caller asked', () => {
+  async function rich() {
+    const s = await setup();
+    s.sim.seed([{ extension: '1001', name: 'Alice', secret: 'Secret-1001', settings: RICH }]);
+    return s;
+  }
+  const vendor = async (app: Parameters<typeof request>[0], n: string) => (await request(app).get(`${ext}/${n}?view=full`).set(auth).expect(200)).body.vendor;
+
+  it('a rename or a password change keeps Follow-Me, dictation and the emergency caller id', async () => {
+    const { sim, app } = await rich();
+    const before = await vendor(app, '1001');
+    await request(app).patch(`${ext}/1001`).set(auth).send({ name: 'Alice M.' }).expect(200);
+    expect(await vendor(app, '1001')).toEqual({ ...before, name: 'Alice M.' });
+    await request(app).patch(`${ext}/1001`).set(auth).send({ password: 'New-Secret-1001' }).expect(200);
+    expect(await vendor(app, '1001')).toEqual({ ...before, name: 'Alice M.' });
+    expect(sim.raw('1001')).toMatchObject({ secret: 'New-Secret-1001', followme: { enabled: 'yes', strategy: 'ringallv2-prim' }, dictation: { enabled: 'yes' } });
+  });
+
+  it('refuses (409, nothing written) an update that would lose a setting pbxapi cannot carry, naming it; accept_loss goes ahead', async () => {
+    const { sim, app } = await setup();
+    sim.seed([{ extension: '1001', name: 'Alice', settings: { device_options: { rtcp_mux: 'yes' } } }]);
+    const puts = () => sim.calls.filter((c) => c.method === 'PUT').length;
+    const res = await request(app).patch(`${ext}/1001`).set(auth).send({ name: 'Alice M.' }).expect(409);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ type: '/problems/settings-would-be-lost', backend: 'issabel', lost: [{ setting: 'device_options.rtcp_mux', detail: expect.any(String) }] });
+    expect(res.body.errors).toEqual([{ pointer: '/query/accept_loss', detail: expect.stringContaining('device_options.rtcp_mux') }]);
+    expect(puts()).toBe(0);
+    expect(sim.raw('1001')).toMatchObject({ name: 'Alice', device_options: { rtcp_mux: 'yes' } });
+    // Another name does not accept it; the setting's name, or its group, does.
+    await request(app).patch(`${ext}/1001?accept_loss=followme`).set(auth).send({ name: 'Alice M.' }).expect(409);
+    await request(app).patch(`${ext}/1001?accept_loss=device_options`).set(auth).send({ name: 'Alice M.' }).expect(200);
+    expect(sim.raw('1001')).toMatchObject({ name: 'Alice M.' });
+    expect((sim.raw('1001')!.device_options as Record<string, unknown>).rtcp_mux).toBeUndefined();
+    await request(app).patch(`${ext}/1001?accept_loss=bad%20name`).set(auth).send({ name: 'x' }).expect(400);
+  });
+
+  it('names a disabled Follow-Me, leftover dictation and a non-digit emergency caller id as losses', async () => {
+    const { sim, app } = await setup();
+    sim.seed([{ extension: '1001', name: 'Alice', settings: {
+      callerid_override: { emergency: '+1 555 0100' }, followme: { ...FOLLOWME_ON('1001'), enabled: 'no' }, dictation: { enabled: 'no', email: 'a@example.com', format: 'wav' },
+    } }]);
+    const res = await request(app).patch(`${ext}/1001`).set(auth).send({ password: 'Other-Secret-1' }).expect(409);
+    expect(res.body.lost.map((l: { setting: string }) => l.setting).sort()).toEqual(['callerid_override.emergency', 'dictation', 'followme']);
+    expect(sim.calls.some((c) => c.method === 'PUT')).toBe(false);
+  });
+
+  it('an import that updates keeps the settings, and its one apply-changes rewrites nothing', async () => {
+    const { sim, app } = await rich();
+    const before = await vendor(app, '1001');
+    const reloads = sim.counters.reloads;
+    const csv = 'extension,name\n1001,Alice Import\n1002,Bruno Import\n';
+    const res = await request(app).post(`${ext}/import?dry_run=false&on_conflict=update`).set(auth).set('content-type', 'text/csv').send(csv).expect(200);
+    expect(res.body.outcome).toEqual({ done: 2, failed: 0, skipped: 0 });
+    expect(sim.counters.reloads - reloads).toBe(1);
+    expect(await vendor(app, '1001')).toEqual({ ...before, name: 'Alice Import' });
+  });
+});
+
+describe('Issabel numbers stay unique across kinds', () => {
+  const rg = '/v1/tenants/hq/ring-groups';
+
+  it('a ring group created without a number gets one no extension uses (pbxapi would pick from ring groups alone)', async () => {
+    const { sim, app } = await setup();
+    sim.seedRingGroups([{ extension: '1003', name: 'Ops', extension_list: ['1000'] }]);
+    // pbxapi's own pick would be 1004, Dana's number; the gateway walks on to the first number free in both.
+    const res = await request(app).post(rg).set(auth).send({ name: 'Sales', members: ['1001'] }).expect(201);
+    expect(res.body.extension).toBe('1005');
+    expect(sim.has('1004')).toBe(true);
+  });
+
+  it('the first ring group gets 600 unless an extension holds it', async () => {
+    const { sim, app } = await setup();
+    sim.seed([{ extension: '600', name: 'Lobby' }]);
+    const res = await request(app).post(rg).set(auth).send({ name: 'Sales', members: ['1001'] }).expect(201);
+    expect(res.body.extension).toBe('601');
+  });
+
+  it("an auto-numbered extension whose pbxapi pick is a ring group's number gets the next number free in both", async () => {
+    const { sim, app } = await setup();
+    sim.seedRingGroups([{ extension: '1003', name: 'Ops', extension_list: ['1000'] }]);
+    const res = await request(app).post(ext).set(auth).send({ name: 'New' }).expect(201);
+    expect(res.body.extension).toBe('1005');
+    expect(sim.has('1003')).toBe(false);
+  });
+
+  it('an auto-numbered create on a PBX with no extension is a clear 422, and nothing is created', async () => {
+    const { sim, server } = await startIssabelSimulator();
+    running.push(server);
+    const gateway = buildTestGateway({
+      api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
+      tenants: { hq: { backend: 'issabel', base_url: `${server.url}/pbxapi`, auth: { ...DEMO_USER } } },
+    });
+    const res = await request(gateway.app).post(ext).set(auth).send({ name: 'First' }).expect(422);
+    expect(res.body.errors).toEqual([{ pointer: '/extension', detail: expect.any(String) }]);
+    expect(JSON.stringify(res.body)).not.toMatch(/SQLSTATE|MGRPASS|sim-ami-secret/);
+    await request(gateway.app).post(ext).set(auth).send({ extension: '100', name: 'First' }).expect(201);
+    expect(sim.has('100')).toBe(true);
+  });
+
+  it('a tenant can have new extensions made as PJSIP devices, and says so in its capabilities', async () => {
+    const { sim, server } = await startIssabelSimulator();
+    running.push(server);
+    const gateway = buildTestGateway({
+      api_keys: [{ id: 'k', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
+      tenants: { hq: { backend: 'issabel', base_url: `${server.url}/pbxapi`, auth: { ...DEMO_USER }, tech: 'pjsip' } },
+    });
+    const t = await request(gateway.app).get('/v1/tenants/hq').set(auth).expect(200);
+    expect(t.body.capabilities.device_technology).toBe('pjsip');
+    await request(gateway.app).post(ext).set(auth).send({ extension: '100', name: 'First' }).expect(201);
+    expect(sim.raw('100')).toMatchObject({ tech: 'pjsip', dial: 'PJSIP/100' });
+  });
+});
+
 describe('Issabel batch delete', () => {
   it('sends one comma DELETE of the numbers that exist, reads back, and reports each id truthfully', async () => {
     const { sim, app } = await setup();
@@ -168,6 +284,25 @@ describe('Issabel batch delete', () => {
     expect(res.body.results).toEqual([{ id: '1000', status: 'failed', error: expect.objectContaining({ status: 504 }) }]);
     expect(sim.has('1000')).toBe(true);
   }, 20_000);
+
+  it('runs apply-changes when the DELETE failed part-way, through a write that changes nothing', async () => {
+    const { sim, app } = await setup();
+    sim.seedRingGroups([{ extension: '600', name: 'Sales', extension_list: ['1000'] }]);
+    const group = sim.rawRingGroup('600');
+    // A database error at 1002: pbxapi has deleted 1000 and 1001 and dies before apply-changes.
+    sim.failNextDeleteAt('1002');
+    const reloads = sim.counters.reloads;
+    const res = await request(app).delete(`${ext}?ids=1000,1001,1002`).set(auth).expect(200);
+    expect(res.body.results).toEqual([
+      { id: '1000', status: 'deleted' },
+      { id: '1001', status: 'deleted' },
+      { id: '1002', status: 'failed', error: expect.objectContaining({ status: 502 }) },
+    ]);
+    expect(JSON.stringify(res.body)).not.toContain('SQLSTATE');
+    expect(sim.counters.reloads - reloads).toBe(1); // the gateway's: an empty ring-group PUT
+    expect(sim.calls.filter((c) => c.method === 'PUT')).toEqual([{ method: 'PUT', path: '/pbxapi/ringgroups/600' }]);
+    expect(sim.rawRingGroup('600')).toEqual(group);
+  });
 });
 
 describe('Issabel ring groups', () => {
