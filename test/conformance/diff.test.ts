@@ -1,4 +1,4 @@
-import { describeChange, diffRecords, explains, isTimestampBump, secretLookingSettings, show, unaskedChanges } from './diff';
+import { describeChange, diffRecords, explains, isTimestampBump, judgeRefusal, secretLookingSettings, show, unaskedChanges, unnamedChanges } from './diff';
 
 describe('conformance record diff', () => {
   const before = {
@@ -70,5 +70,32 @@ describe('conformance record diff', () => {
     expect(show('vendor.note', 'has Pw-123456 inside', ['Pw-123456'])).toBe('"has [password] inside"');
     expect(show('vendor.pinless_dialing', 'no')).toBe('"no"');
     expect(secretLookingSettings({ a: { secret: 'x1' }, devices: [{ password: 'p' }, { password: '' }], pinless_dialing: 'no' })).toEqual(['a.secret', 'devices[0].password']);
+  });
+});
+
+describe('conformance judgement of a settings-would-be-lost refusal', () => {
+  const rec = { name: 'A', vendor: { name: 'A', followme: { enabled: 'yes', ring_time: '30' }, context: 'from-internal' } };
+
+  it('passes a refusal that names what would be lost and leaves the record as it was', () => {
+    const r = judgeRefusal('rename', { lost: [{ setting: 'followme', detail: 'erased by the update' }] }, rec, rec);
+    expect(r.problems).toEqual([]);
+    expect(r.names).toEqual(['followme']);
+    expect(r.summary).toBe('rename: refused, naming: followme (erased by the update)');
+  });
+
+  it('fails a refusal with an empty or missing lost list, with malformed entries, or that changed the record', () => {
+    expect(judgeRefusal('rename', { lost: [] }, rec, rec).problems).toEqual(["rename: refused as settings-would-be-lost, but its 'lost' list is empty: a refusal must name what would be lost"]);
+    expect(judgeRefusal('rename', {}, rec, rec).problems[0]).toMatch(/'lost' list is missing/);
+    expect(judgeRefusal('rename', { lost: ['followme'] }, rec, rec).problems[0]).toMatch(/not every 'lost' entry is \{setting, detail\}/);
+    const changed = { ...rec, vendor: { ...rec.vendor, context: 'other' } };
+    expect(judgeRefusal('rename', { lost: [{ setting: 'followme', detail: 'x' }] }, rec, changed).problems).toEqual(['rename: refused (settings-would-be-lost), yet the record changed:\n  vendor.context: "from-internal" -> "other"']);
+  });
+
+  it('after accepting the named losses, flags only changes that were neither asked nor named', () => {
+    const after = { name: 'B', vendor: { name: 'B', followme: { enabled: 'no' }, context: 'other' } };
+    const { unnamed, accepted } = unnamedChanges(rec, after, { name: { from: 'A', to: 'B' } }, ['followme']);
+    expect(unnamed.map((c) => c.path)).toEqual(['vendor.context']);
+    expect(accepted.map((c) => c.path)).toEqual(['vendor.followme.enabled', 'vendor.followme.ring_time']);
+    expect(unnamedChanges(rec, after, { name: { from: 'A', to: 'B' } }, ['followme', 'context']).unnamed).toEqual([]);
   });
 });

@@ -131,3 +131,30 @@ export function secretLookingSettings(v: unknown, path = ''): string[] {
     return secretLookingSettings(x, p);
   });
 }
+
+/** What a `settings-would-be-lost` refusal says, and what is wrong with it: it must name at least one setting,
+ * each as {setting, detail}, and leave the record exactly as it was. */
+export function judgeRefusal(what: string, body: unknown, before: unknown, after: unknown, secrets: readonly string[] = []): { problems: string[]; names: string[]; summary: string } {
+  const lost = isObject(body) ? body.lost : undefined;
+  const entries = Array.isArray(lost) ? (lost as unknown[]) : [];
+  const problems: string[] = [];
+  if (!entries.length) problems.push(`${what}: refused as settings-would-be-lost, but its 'lost' list is ${Array.isArray(lost) ? 'empty' : 'missing'}: a refusal must name what would be lost`);
+  else if (!entries.every((l) => isObject(l) && typeof l.setting === 'string' && typeof l.detail === 'string')) problems.push(`${what}: refused as settings-would-be-lost, but not every 'lost' entry is {setting, detail}: ${JSON.stringify(lost).slice(0, 300)}`);
+  const changed = diffRecords(before, after);
+  if (changed.length) problems.push(`${what}: refused (settings-would-be-lost), yet the record changed:\n${changed.map((c) => `  ${describeChange(c, secrets)}`).join('\n')}`);
+  const named = entries.map((l) => (isObject(l) ? { setting: String(l.setting), detail: String(l.detail) } : { setting: String(l), detail: '' }));
+  const shown = named.slice(0, 8).map((l) => `${l.setting} (${l.detail})`);
+  const more = named.length > 8 ? `; and ${named.slice(8).map((l) => l.setting).join(', ')}` : '';
+  return { problems, names: named.map((l) => l.setting), summary: `${what}: refused, naming: ${shown.join('; ')}${more}` };
+}
+
+/** A change or its refusal's settings cover a path: `followme` covers `vendor.followme.enabled`. */
+export function namedBy(names: readonly string[], path: string): boolean {
+  return names.some((n) => [n, `vendor.${n}`].some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`)));
+}
+
+/** After the losses were accepted by name: the changes that were neither asked, nor named by the refusal. */
+export function unnamedChanges(before: unknown, after: unknown, asked: Record<string, AskedChange>, names: readonly string[]): { unnamed: Change[]; accepted: Change[]; timestamps: Change[] } {
+  const { unasked, timestamps } = unaskedChanges(before, after, asked);
+  return { unnamed: unasked.filter((c) => !namedBy(names, c.path)), accepted: unasked.filter((c) => namedBy(names, c.path)), timestamps };
+}

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type { Capabilities } from '../../schemas/types';
 import { validators } from '../../src/schemas';
-import { describeChange, diffRecords, isTimestampBump, secretLookingSettings, unaskedChanges, type AskedChange, type Change } from './diff';
+import { describeChange, diffRecords, isTimestampBump, judgeRefusal, secretLookingSettings, unaskedChanges, unnamedChanges, type AskedChange, type Change } from './diff';
 import { buildGateway, clock, CLOCK_JUMPS_MS, sessionEvents, uninstallClock, type ConformanceGateway, type GatewaySpec, type Scope } from './gateway';
 import type { Facts } from './probe';
 
@@ -513,28 +513,17 @@ function describeWrites(target: Target, caps: Capabilities, gwOf: () => Conforma
     const listChanges = (xs: Change[]) => xs.map((x) => `  ${describeChange(x, secrets())}`).join('\n');
     const type = typeof res.body?.type === 'string' ? (res.body.type as string) : '';
     if (res.status === 409 && type.endsWith('/problems/settings-would-be-lost')) {
-      const lost = res.body.lost as unknown;
-      const entries = Array.isArray(lost) ? (lost as { setting?: unknown; detail?: unknown }[]) : [];
-      if (!entries.length) problems.push(`${c.what}: refused as settings-would-be-lost, but its 'lost' list is ${Array.isArray(lost) ? 'empty' : 'missing'}: a refusal must name what would be lost`);
-      else if (!entries.every((l) => l && typeof l.setting === 'string' && typeof l.detail === 'string')) problems.push(`${c.what}: refused as settings-would-be-lost, but not every 'lost' entry is {setting, detail}: ${JSON.stringify(lost).slice(0, 300)}`);
-      const unchanged = diffRecords(before, await c.read());
-      if (unchanged.length) problems.push(`${c.what}: refused (settings-would-be-lost), yet the record changed:\n${listChanges(unchanged)}`);
-      report(problems);
-      const names = entries.map((l) => String(l.setting));
-      const shown = entries.slice(0, 8).map((l) => `${String(l.setting)} (${String(l.detail)})`);
-      const more = entries.length > 8 ? `; and ${entries.slice(8).map((l) => String(l.setting)).join(', ')}` : '';
-      const refused = `${c.what}: refused, naming: ${shown.join('; ')}${more}`;
-      const accepted = await c.write({ accept_loss: names.join(',') });
-      if (accepted.status !== 200) throw new Error(`${refused}\nsent again with accept_loss=${names.join(',')}, it answered ${problemText(accepted)}`);
+      const refusal = judgeRefusal(c.what, res.body, before, await c.read(), secrets());
+      report(refusal.problems);
+      const accepted = await c.write({ accept_loss: refusal.names.join(',') });
+      if (accepted.status !== 200) throw new Error(`${refusal.summary}\nsent again with accept_loss=${refusal.names.join(',')}, it answered ${problemText(accepted)}`);
       const after = await c.read();
-      const named = (path: string) => names.some((n) => [n, `vendor.${n}`].some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`)));
-      const { unasked, timestamps } = unaskedChanges(before, after, c.asked(before));
-      const unnamed = unasked.filter((x) => !named(x.path));
-      if (unnamed.length) problems.push(`${refused}\nbut with accept_loss=${names.join(',')} it changed ${unnamed.length} setting(s) the refusal did not name:\n${listChanges(unnamed)}`);
+      const { unnamed, accepted: lostNow, timestamps } = unnamedChanges(before, after, c.asked(before), refusal.names);
+      if (unnamed.length) problems.push(`${refusal.summary}\nbut with accept_loss=${refusal.names.join(',')} it changed ${unnamed.length} setting(s) the refusal did not name:\n${listChanges(unnamed)}`);
       if (c.verify) problems.push(...(await c.verify(after, accepted)));
       report(problems);
       timestamps.forEach((x) => s.timestamps.add(x.path));
-      note(`${refused}; accepted by name, it then changed only what it asked and ${unasked.length ? unasked.map((x) => x.path).join(', ') : 'nothing else'}`);
+      note(`${refusal.summary}; accepted by name, it then changed what it asked and ${lostNow.length ? lostNow.map((x) => x.path).join(', ') : 'nothing else visible'}`);
       return 'accepted';
     }
     expectStatus(res, 200, c.what);
