@@ -1,9 +1,13 @@
 /** RFC 4180 CSV: enough for extension exports and imports (quoted fields, embedded quotes, commas, newlines). */
 
+const FORMULA = /^(?:[\t\r]|\s*[=+\-@])/;
+
 export function csvField(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
-  // A leading = + - @ would be read as a formula by spreadsheets: quote-prefix it (OWASP CSV injection).
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  // A leading = + - @ would be read as a formula by spreadsheets: quote-prefix it (OWASP CSV injection). Spreadsheets
+  // skip leading whitespace and line breaks before they look for one, so the rule applies after them too; a
+  // leading tab or CR is prefixed whatever follows.
+  const safe = FORMULA.test(s) ? `'${s}` : s;
   return /[",\r\n]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
