@@ -110,6 +110,14 @@ export interface Problem {
     setting: string;
     detail: string;
   }[];
+  /**
+   * backend-auth-failed: the permission the backend credential lacks (e.g. VoIPBIN's CustomerAdmin or CustomerManager).
+   */
+  missing_permission?: string;
+  /**
+   * The backend's own short reason code (e.g. INTERNAL), never its message text.
+   */
+  vendor_reason?: string;
 }
 
 // tenant.schema.json
