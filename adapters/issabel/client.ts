@@ -189,12 +189,13 @@ export class IssabelClient {
     const refresh = typeof b.refresh_token === 'string' && b.refresh_token !== '' ? b.refresh_token : previousRefresh;
     if (!refresh) return undefined;
     const lifetimeMs = Math.max(1, Number(b.expires_in) || 3600) * 1000;
+    const refreshMs = lifetimeMs * REFRESH_FACTOR[issuedBy];
     const now = this.now();
     return {
       access: b.access_token,
       refresh,
       renewAt: now + Math.max(lifetimeMs / 2, lifetimeMs - RENEW_MARGIN_MS),
-      refreshUntil: now + lifetimeMs * REFRESH_FACTOR[issuedBy] - RENEW_MARGIN_MS,
+      refreshUntil: now + Math.max(refreshMs / 2, refreshMs - RENEW_MARGIN_MS),
     };
   }
 }

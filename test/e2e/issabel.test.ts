@@ -92,6 +92,23 @@ describe('Issabel tokens', () => {
   });
 });
 
+describe('Issabel errors carry none of its text', () => {
+  it('a database error is read by its SQLSTATE, not its status (pbxapi maps them the wrong way round), and its SQL never passes', async () => {
+    const { app } = await setup();
+    await request(app).get(ext).set(auth).expect(200);
+    const sql = (status: string, msg: string) => JSON.stringify({ status: 'fail', errors: [{ status, detail: msg, code: '23000' }] });
+    // Skip the existence read; the PUT-create gets the database's answer.
+    running[0].injectFault({ kind: 'status', status: 400, body: sql('400', "SQLSTATE[23000]: Integrity constraint violation: 1062 Duplicate entry '2100' for key 'PRIMARY' (SELECT secret FROM sip)") }, 1);
+    const dup = await request(app).post(ext).set(auth).send({ extension: '2100', name: 'x' }).expect(409);
+    running[0].injectFault({ kind: 'status', status: 409, body: sql('409', 'SQLSTATE[HY000]: General error: 2006 MySQL server has gone away (password=dbsecret)') }, 1);
+    const gone = await request(app).post(ext).set(auth).send({ extension: '2101', name: 'x' }).expect(502);
+    running[0].injectFault({ kind: 'status', status: 422, body: JSON.stringify({ status: 'fail', errors: [{ status: '422', source: 'secret', detail: 'Only digits allowed <script>x</script>' }] }) }, 1);
+    const odd = await request(app).post(ext).set(auth).send({ extension: '2102', name: 'x' }).expect(422);
+    expect(odd.body.errors).toEqual([{ pointer: '/password', detail: 'refused by the backend' }]);
+    for (const body of [dup.body, gone.body, odd.body]) expect(JSON.stringify(body)).not.toMatch(/SQLSTATE|Duplicate|sip|dbsecret|script/);
+  });
+});
+
 describe('Issabel writes', () => {
   it('picks the next free number (the first gap above the lowest) when none is given', async () => {
     const { app } = await setup();
