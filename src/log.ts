@@ -34,12 +34,33 @@ function redactPaths(): string[] {
   return paths;
 }
 
-const QUERY_SECRET = /([?&](?:token|accesskey|access_token|refresh_token|app_key|app-key|key|password|secret)=)[^&#\s"]*/gi;
+/** Query parameters that carry credentials: these names, and any name ending in one of the credential words
+ * (`x-api-key`, `client_secret`, `id_token`...), compared case-insensitively after percent-decoding. */
+const SECRET_PARAMS = new Set(['key', 'api_key', 'apikey', 'api-key', 'token', 'access_token', 'refresh_token', 'accesskey', 'access_key', 'app_key', 'app-key', 'password', 'passwd', 'secret', 'auth', 'authorization', 'jwt', 'signature', 'sig', 'credential', 'credentials']);
+const SECRET_PARAM_SUFFIX = /[_.-](?:token|key|apikey|accesskey|secret|password|passwd)$/;
+/** `page_token` is the gateway's own paging cursor, not a credential: it stays readable. */
+const NOT_SECRET = new Set(['page_token', 'next_page_token']);
+const QUERY_PARAM = /([?&;])([^=&#?\s"'<>]{1,100})=([^&#\s"]*)/g;
+
+function isSecretParam(raw: string): boolean {
+  let name = raw;
+  if (name.includes('%') || name.includes('+')) {
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      // a broken escape: judge the name as written
+    }
+  }
+  name = name.trim().toLowerCase();
+  if (NOT_SECRET.has(name)) return false;
+  return SECRET_PARAMS.has(name) || SECRET_PARAM_SUFFIX.test(name);
+}
 
 /** Blank the values of credential query parameters in a URL (or any text holding one). */
 export function redactUrl(url: string): string {
   // Most URLs carry no parameter at all: no regular expression to run over them.
-  return url.includes('=') ? url.replace(QUERY_SECRET, '$1[REDACTED]') : url;
+  if (!url.includes('=')) return url;
+  return url.replace(QUERY_PARAM, (whole, sep: string, name: string, value: string) => (value && isSecretParam(name) ? `${sep}${name}=[REDACTED]` : whole));
 }
 
 const knownSecrets = new Set<string>();

@@ -14,7 +14,7 @@ import { renderDocs } from './docs';
 import { version as VERSION } from '../../package.json';
 import { Readiness } from '../readiness';
 import { newRequestContext } from '../request-context';
-import { ApiKeys } from './auth';
+import { ApiKeys, presentedCredential } from './auth';
 import { apiGuards } from './guards';
 import { MemoryStore, type StateStore } from '../state/store';
 import type { ApiKeyConfig, RateLimitConfig } from '../../schemas/types';
@@ -77,6 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
   // method, status, time, and the URL with credential parameters blanked), so it skips the redaction paths that
   // every other line walks; the last scrub of known secret values still runs on it.
   const accessLog = deps.logger.child({}, { redact: { paths: [], censor: '[REDACTED]' } });
+  const keys = new ApiKeys(deps.apiKeys);
 
   // Bodies are parsed only for the methods that carry them: a GET pays nothing for it.
   const json = express.json({ limit: deps.bodyLimit ?? '1mb', strict: true });
@@ -107,7 +108,7 @@ export function createApp(deps: AppDeps): express.Express {
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       metrics.request({ route, method: req.method, status: res.statusCode, tenant: (res.locals.tenant as string | undefined) ?? '' }, elapsed / 1000);
       if (accessLog.isLevelEnabled('info')) {
-        accessLog.info({ req_id: requestId, key_id: req.apiKey?.id, method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(elapsed) }, 'request');
+        accessLog.info({ req_id: requestId, key_id: req.apiKey?.id, method: req.method, url: keys.redactCredentials(redactUrl(req.originalUrl), presentedCredential(req)), status: res.statusCode, ms: Math.round(elapsed) }, 'request');
       }
     });
     req.ctx = newRequestContext(requestId, budget);
@@ -122,7 +123,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const store = deps.store ?? new MemoryStore();
-  app.use('/v1', apiGuards(new ApiKeys(deps.apiKeys), store, deps.rateLimit ?? { requests: 600, window_s: 60 }));
+  app.use('/v1', apiGuards(keys, store, deps.rateLimit ?? { requests: 600, window_s: 60 }));
   // Every route on the app's own router, none in a sub-router: a request is matched against route patterns
   // only, instead of entering and leaving one router per area on its way (measured: bench/README.md).
   tenantRoutes(app, deps.tenants);

@@ -2,6 +2,7 @@
  * Secrets stay out of logs and answers: extension passwords, backend access keys, login passwords, JWTs, API
  * keys, and `?token=` query values. The log is captured at debug level, so every backend call is logged too.
  */
+import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { DEMO_USER, startVoipbinSimulator } from '../../adapters/voipbin/simulator';
 import { redactUrl, scrub } from '../../src/log';
@@ -66,5 +67,42 @@ describe('redaction helpers', () => {
   });
   it('scrubs credential parameters from any finished line', () => {
     expect(scrub('{"url":"https://h/x?token=abc"}')).toBe('{"url":"https://h/x?token=[REDACTED]"}');
+  });
+});
+
+describe('credentials a client puts in a URL', () => {
+  const HASHED_KEY = 'hashed-only-key-0123456789abcdef';
+  const WRONG_KEY = 'presented-but-wrong-key-424242';
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+  it('are blanked from every logged URL, even a key the config knows only by its SHA-256', async () => {
+    const gw = buildTestGateway({
+      api_keys: [{ id: 'hashed', key_sha256: sha(HASHED_KEY), tenants: ['*'] }],
+      tenants: { t: { backend: 'voipbin', base_url: 'http://127.0.0.1:9/v1.0', auth: { accesskey: 'vb_unused_accesskey_0001' } } },
+    });
+    const api = () => request(gw.app);
+    for (const name of ['api_key', 'key', 'apikey', 'access_token', 'token', 'accesskey', 'API_KEY', 'x-api-key', 'client_secret', 'api%5Fkey']) {
+      await api().get(`/v1/tenants?${name}=${HASHED_KEY}&page=1`).expect(401);
+      await api().get(`/v1/tenants?${name}=${encodeURIComponent(HASHED_KEY)}`).set('Authorization', `Bearer ${HASHED_KEY}`);
+    }
+    // Under a name the gateway does not know as a credential, or as a path segment: recognised by its digest.
+    await api().get(`/v1/tenants?colour=${HASHED_KEY}`).set('Authorization', `Bearer ${HASHED_KEY}`).expect(400);
+    await api().get(`/v1/tenants/${HASHED_KEY}`).set('Authorization', `Bearer ${HASHED_KEY}`).expect(404);
+    await api().get(`/v1/${HASHED_KEY}/x`).expect(401);
+    // A key that is no configured key at all, presented in the header and repeated in the URL.
+    await api().get(`/v1/tenants?colour=${WRONG_KEY}`).set('Authorization', `Bearer ${WRONG_KEY}`).expect(401);
+    await api().get(`/v1/tenants/${WRONG_KEY}`).set('Authorization', `Bearer ${WRONG_KEY}`).expect(401);
+    const logs = gw.logs();
+    expect(logs).toMatch(/"msg":"request"/);
+    expect(logs).toContain('api_key=[REDACTED]');
+    expect(logs).toContain('/v1/tenants/[REDACTED]');
+    expect(logs).not.toContain(HASHED_KEY);
+    expect(logs).not.toContain(encodeURIComponent(HASHED_KEY));
+    expect(logs).not.toContain(WRONG_KEY);
+  });
+
+  it('redactUrl knows credential names in any case and encoding, and keeps the paging cursor readable', () => {
+    expect(redactUrl('/x?api_key=a&apikey=b&KEY=c&page_token=p&page_size=5')).toBe('/x?api_key=[REDACTED]&apikey=[REDACTED]&KEY=[REDACTED]&page_token=p&page_size=5');
+    expect(redactUrl('/x?api%5Fkey=a&x-api-key=b&id_token=c')).toBe('/x?api%5Fkey=[REDACTED]&x-api-key=[REDACTED]&id_token=[REDACTED]');
   });
 });
