@@ -41,7 +41,32 @@ for (const s of [migrationCreateSchema, ringGroupSchema, ringGroupCreateSchema, 
 queryAjv.addSchema(queriesSchema);
 
 const byId = (schema: { $id: string }) => ajv.getSchema(schema.$id) as ValidateFunction;
-const query = (name: string) => queryAjv.getSchema(`${queriesSchema.$id}#/$defs/${name}`) as ValidateFunction;
+const DECIMAL = /^[0-9]+$/;
+
+/**
+ * A query validator. Ajv's coercion reads a query integer the way JavaScript's Number() does (`0x10` is 16,
+ * `1e1` is 10, ` 7 ` is 7, `16.0` is 16): an integer in a query must be written in decimal digits only, so that
+ * is checked on the raw strings first, for every integer the query's definition has.
+ */
+function query(name: string): ValidateFunction {
+  const validate = queryAjv.getSchema(`${queriesSchema.$id}#/$defs/${name}`) as ValidateFunction;
+  const def = (queriesSchema.$defs as Record<string, { properties?: Record<string, { type?: unknown }> }>)[name];
+  const integers = Object.entries(def.properties ?? {})
+    .filter(([, p]) => p.type === 'integer')
+    .map(([k]) => k);
+  if (!integers.length) return validate;
+  const checked = function (this: unknown, data: unknown): boolean {
+    const record = data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
+    const faults: ErrorObject[] = integers
+      .filter((k) => typeof record[k] === 'string' && !DECIMAL.test(record[k] as string))
+      .map((k) => ({ keyword: 'type', instancePath: `/${escapePointer(k)}`, schemaPath: `#/properties/${escapePointer(k)}/type`, params: { type: 'integer' }, message: 'must be a whole number written in decimal digits' }));
+    const ok = validate.call(this, data);
+    const bad = new Set(faults.map((f) => f.instancePath));
+    checked.errors = faults.length || !ok ? [...faults, ...(validate.errors ?? []).filter((e) => !bad.has(e.instancePath))] : null;
+    return ok && !faults.length;
+  } as ValidateFunction;
+  return Object.assign(checked, { schema: validate.schema, schemaEnv: validate.schemaEnv });
+}
 
 export const validators = {
   extension: byId(extensionSchema),

@@ -122,4 +122,17 @@ describe('the gateway over HTTP', () => {
     expect(((await patch.json()) as { errors: { pointer: string }[] }).errors[0].pointer).toBe('/extension');
     expect((await call('/v2/nothing')).status).toBe(404);
   });
+
+  it('reads a query integer only when it is written in decimal digits', async () => {
+    for (const path of ['/v1/tenants/acme/extensions', '/v1/extensions']) {
+      for (const v of ['0x10', '1e1', '16.0', '+16', '%2016', '16%20', '0b1', '-1', '']) {
+        const res = await call(`${path}?page_size=${v}`);
+        expect({ path, v, status: res.status }).toEqual({ path, v, status: 400 });
+        const body = (await res.json()) as { type: string; errors: { pointer: string; detail: string }[] };
+        expect(body.type).toBe('/problems/validation');
+        expect(body.errors).toEqual([{ pointer: '/query/page_size', detail: expect.stringMatching(/decimal digits|must be >= 1/) }]);
+      }
+      expect((await call(`${path}?page_size=016`)).status).toBe(200);
+    }
+  });
 });
