@@ -5,7 +5,7 @@
  *
  *   REAL_ISSABEL_URL=http://127.0.0.1:8765/pbxapi [REAL_ISSABEL_USER=admin] [REAL_ISSABEL_PASSWORD=...] npx jest test/conformance/real-issabel
  *
- * Before each change, the extension under change is given settings the gateway cannot write (Follow-Me,
+ * Writes in 9900-9999 (chan_sip devices) and 9800-9899 (PJSIP devices). Before each change, the extension under change is given settings the gateway cannot write (Follow-Me,
  * dictation, an emergency caller id) with pbxapi itself, so a change that erases them is caught.
  */
 import request from 'supertest';
@@ -15,6 +15,7 @@ import { describeConformance } from './suite';
 
 const url = process.env.REAL_ISSABEL_URL;
 const WRITE_RANGE = { from: 9900, to: 9999 };
+const PJSIP_RANGE = { from: 9800, to: 9899 };
 
 if (!url) {
   // Said at once, so that a default run (which names no skipped test) still tells why.
@@ -23,19 +24,26 @@ if (!url) {
     it(`checks a real Issabel pbxapi through the gateway, with writes in ${WRITE_RANGE.from}-${WRITE_RANGE.to}`, () => undefined);
   });
 } else {
-  const spec: GatewaySpec = {
-    label: `real Issabel at ${url}`,
-    tenant: 'real-issabel',
+  // Two tenants on the one PBX: the gateway's default chan_sip devices, and PJSIP devices (a PJSIP-only PBX),
+  // whose keyword list pbxapi rebuilds differently on every update; each writes in a range of its own.
+  const spec = (tenant: string, tech: 'sip' | 'pjsip'): GatewaySpec => ({
+    label: `real Issabel at ${url} (${tech} devices)`,
+    tenant,
     configText: [
       `api_keys: [{ id: placeholder, key_sha256: "${'0'.repeat(64)}", tenants: ["*"] }]`,
       'tenants:',
-      '  real-issabel:',
+      `  ${tenant}:`,
       '    backend: issabel',
       `    base_url: ${JSON.stringify(url)}`,
       '    auth: { user: "${REAL_ISSABEL_USER:-admin}", password: "${REAL_ISSABEL_PASSWORD:-IssabelAmi2024}" }',
       '    tls: { verify: false }',
+      `    tech: ${tech}`,
     ].join('\n'),
-  };
+  });
+  const targets = [
+    { spec: spec('real-issabel', 'sip'), write: WRITE_RANGE, autoNumber: true },
+    { spec: spec('real-issabel-pjsip', 'pjsip'), write: PJSIP_RANGE, autoNumber: false },
+  ];
 
   /** pbxapi itself, beside the gateway: only to add settings the gateway cannot write. */
   async function pbxapi(): Promise<{ token: string; base: string }> {
@@ -70,6 +78,6 @@ if (!url) {
     return ['vendor.followme.enabled', 'vendor.dictation.enabled', 'vendor.callerid_override.emergency'];
   }
 
-  const [facts] = discoverSync([spec]);
-  describeConformance({ spec, facts, write: WRITE_RANGE, autoNumber: true, enrich, timeoutMs: 120_000 });
+  const facts = discoverSync(targets.map((t) => t.spec));
+  targets.forEach((t, i) => describeConformance({ ...t, facts: facts[i], enrich, timeoutMs: 120_000 }));
 }
