@@ -113,6 +113,13 @@ export class UnprocessableError extends GatewayError {
   }
 }
 
+/** A request body in a media type (or content encoding) the route does not read: JSON for the API's writes. */
+export class UnsupportedMediaTypeError extends GatewayError {
+  readonly status = 415;
+  readonly slug = 'unsupported-media-type';
+  readonly title = 'The request body is not in a type the gateway reads';
+}
+
 export class PayloadTooLargeError extends GatewayError {
   readonly status = 413;
   readonly slug = 'payload-too-large';
@@ -202,6 +209,14 @@ export class TooManyRequestsError extends GatewayError {
     super(`This API key is over its rate limit; retry in ${retryAfterSeconds} s.`);
     this.retryAfterSeconds = retryAfterSeconds;
     this.extra.retry_after = retryAfterSeconds;
+  }
+}
+
+/** Too many failed authentications from one client address: its next failures are refused until the window ends. */
+export class TooManyFailedAuthenticationsError extends TooManyRequestsError {
+  constructor(retryAfterSeconds: number) {
+    super(retryAfterSeconds);
+    this.message = `Too many failed authentications from this address; retry in ${retryAfterSeconds} s.`;
   }
 }
 

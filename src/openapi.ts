@@ -115,7 +115,8 @@ const PROBLEM_TEXT: Record<number, string> = {
   404: 'Unknown tenant or id',
   409: 'Conflict (number taken, idempotency key in use)',
   422: 'A field the backend cannot store, or a value it refused',
-  429: 'This API key is over its rate limit',
+  415: 'A request body that is not JSON (the import route also reads CSV and NDJSON), or in an unknown Content-Encoding',
+  429: 'This API key is over its rate limit, or too many failed authentications came from this address',
   501: 'The backend lacks this capability',
   502: 'The backend failed or refused the gateway credentials',
   503: 'The backend is rate limiting, busy, or its circuit is open (Retry-After)',
@@ -134,7 +135,7 @@ export function buildOpenApi(version: string): Json {
     const params = [...(op.path.includes('{tenant}') ? [T] : []), ...(op.path.includes('{id}') ? [ID] : []), ...queryParameters(op.query)];
     if (op.method === 'post' && op.body && op.path.endsWith('/extensions')) params.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } } as never);
     if (op.method === 'delete' && op.query === 'batchDelete') params.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } } as never);
-    const problems = op.public ? [] : [400, 401, 403, 404, 429, 502, 503, 504, ...(op.problems ?? [])];
+    const problems = op.public ? [] : [400, 401, 403, 404, 429, 502, 503, 504, ...(op.method === 'get' ? [] : [415]), ...(op.problems ?? [])];
     const responses: Json = {
       [op.ok.status]: { description: op.ok.description, ...(op.ok.schema ? { content: { 'application/json': { schema: op.ok.schema } } } : {}) },
     };

@@ -98,6 +98,11 @@ export const validators = {
   },
 };
 
+/** What a pattern means, for the patterns whose text says nothing to a caller. */
+const PATTERN_DETAILS: Record<string, string> = {
+  '^[^\\p{Cc}\\p{Cs}\\p{Zl}\\p{Zp}]*$': 'must be one line of text: no control characters (CR, LF, NUL, tab...), line or paragraph separators, or lone surrogates',
+};
+
 /** Ajv faults as pointers: a missing or unknown property points at that property, not at its parent. */
 export function toFieldFaults(errors: ErrorObject[] | null | undefined, prefix = ''): FieldFault[] {
   const faults: FieldFault[] = [];
@@ -121,6 +126,8 @@ export function toFieldFaults(errors: ErrorObject[] | null | undefined, prefix =
       detail = 'is not a known field';
     } else if (e.keyword === 'enum') {
       detail = `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    } else if (e.keyword === 'pattern' && Object.hasOwn(PATTERN_DETAILS, String(e.params.pattern))) {
+      detail = PATTERN_DETAILS[String(e.params.pattern)];
     } else if (e.keyword === 'if') {
       continue; // the failing `then` branch is reported on its own
     }

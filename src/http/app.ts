@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { MalformedRequestError, NotFoundError } from '../errors';
+import { NotFoundError, UnsupportedMediaTypeError } from '../errors';
 import type { Tenant } from '../extensions';
 import { redactUrl, RequestLog } from '../log';
 import { Metrics } from '../metrics';
@@ -46,6 +46,9 @@ export interface AppDeps {
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The one route that reads a body other than JSON, and the types it reads. */
+const IMPORT_PATH = /^\/v1\/tenants\/[^/]+\/extensions\/import\/?$/;
+const IMPORT_TYPES = ['text/csv', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'];
 
 /**
  * `res.json` for this app only (Express' documented `app.response` prototype): the gateway uses none of what
@@ -79,12 +82,16 @@ export function createApp(deps: AppDeps): express.Express {
   const accessLog = deps.logger.child({}, { redact: { paths: [], censor: '[REDACTED]' } });
   const keys = new ApiKeys(deps.apiKeys);
 
-  // Bodies are parsed only for the methods that carry them: a GET pays nothing for it.
-  const json = express.json({ limit: deps.bodyLimit ?? '1mb', strict: true });
-  // Imports arrive as CSV or NDJSON text; they are larger than API bodies (10,000 rows at most).
-  const text = express.text({ type: ['text/csv', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], limit: '10mb' });
-  // A body the gateway did not parse must not pass for an empty one.
-  const unparsed = (req: Request) => req.body === undefined && Number(req.headers['content-length'] ?? 0) > 0;
+  // Bodies are parsed only for the methods that carry them: a GET pays nothing for it. JSON is the API's one body
+  // type (`application/json`, or a `+json` type such as `application/merge-patch+json`).
+  const json = express.json({ limit: deps.bodyLimit ?? '1mb', strict: true, type: ['application/json', 'application/*+json'] });
+  // Imports arrive as CSV or NDJSON text; they are larger than API bodies (10,000 rows at most). Only the import
+  // route reads them: anywhere else such a body is refused like any other that is not JSON.
+  const text = express.text({ type: IMPORT_TYPES, limit: '10mb' });
+  // A body is there when the request says so, by its length or by being chunked: one the gateway did not parse
+  // must not pass for an empty one.
+  const hasBody = (req: Request) => req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  const unparsed = (req: Request) => req.body === undefined && hasBody(req);
 
   // First, one middleware (one router layer): the request id, logger and time budget that every later line and
   // backend call carries, the headers every answer carries, the access line and metrics, then the body.
@@ -115,11 +122,15 @@ export function createApp(deps: AppDeps): express.Express {
 
     const parsed = (err?: unknown) => {
       if (err) return next(err);
-      if (unparsed(req)) return next(new MalformedRequestError('Send the request body as JSON with `Content-Type: application/json`.'));
+      if (unparsed(req)) {
+        const type = req.headers['content-type'];
+        return next(new UnsupportedMediaTypeError(type ? `A request body of type '${String(type).split(';')[0].trim().slice(0, 100)}' is not read here: send JSON with \`Content-Type: application/json\`.` : 'Send the request body as JSON with `Content-Type: application/json`.'));
+      }
       next();
     };
     if (req.method === 'GET' || req.method === 'HEAD') return parsed();
-    json(req, res, (err?: unknown) => (err ? next(err) : text(req, res, parsed)));
+    if (IMPORT_PATH.test(req.path)) return json(req, res, (err?: unknown) => (err ? next(err) : text(req, res, parsed)));
+    json(req, res, parsed);
   });
 
   const store = deps.store ?? new MemoryStore();

@@ -3,7 +3,7 @@
  * Only what the GatewayError says for the caller is sent; causes (backend bodies, stack traces) go to the log.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { asGatewayError, ConflictError, GatewayError, MalformedRequestError, PayloadTooLargeError, SettingsWouldBeLostError, UnprocessableError, ValidationError } from '../errors';
+import { asGatewayError, ConflictError, GatewayError, MalformedRequestError, PayloadTooLargeError, SettingsWouldBeLostError, UnprocessableError, UnsupportedMediaTypeError, ValidationError } from '../errors';
 import type { Problem } from '../../schemas/types';
 
 export function toProblem(err: GatewayError, requestId?: string): Problem {
@@ -20,12 +20,20 @@ export function sendProblem(res: Response, err: GatewayError): void {
   res.status(err.status).type('application/problem+json').send(JSON.stringify(toProblem(err, res.locals.requestId as string | undefined)));
 }
 
-/** body-parser's own errors (bad JSON, too large) arrive as plain errors with a `type`. */
+/**
+ * body-parser's own errors (bad JSON, too large, an encoding it does not read) arrive as plain errors with a
+ * `type`; a body that fails to decompress (corrupt gzip, deflate or br) or is cut short arrives as the stream's
+ * own error with an HTTP status set on it (http-errors' `status` and `expose`). None of them is the gateway's
+ * failure.
+ */
 function fromBodyParser(err: unknown): GatewayError | undefined {
-  const type = (err as { type?: unknown })?.type;
+  if (!err || typeof err !== 'object' || err instanceof GatewayError) return undefined;
+  const { type, status, expose } = err as { type?: unknown; status?: unknown; expose?: unknown };
   if (type === 'entity.parse.failed') return new MalformedRequestError('The request body is not valid JSON.');
   if (type === 'entity.too.large') return new PayloadTooLargeError('The request body is larger than the gateway accepts.');
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new MalformedRequestError('The request body encoding is not supported.');
+  if (type === 'encoding.unsupported') return new UnsupportedMediaTypeError('The request body is in a Content-Encoding the gateway does not read; send it as is, or gzip, deflate or br.');
+  if (type === 'charset.unsupported') return new UnsupportedMediaTypeError('The request body is in a charset the gateway does not read; send UTF-8.');
+  if (expose === true && status === 400) return new MalformedRequestError('The request body could not be read: it does not decompress as its Content-Encoding says, or it ended early.');
   return undefined;
 }
 
