@@ -15,7 +15,7 @@ import { version as VERSION } from '../../package.json';
 import { Readiness } from '../readiness';
 import { newRequestContext } from '../request-context';
 import { ApiKeys, presentedCredential } from './auth';
-import { apiGuards } from './guards';
+import { apiGuards, type AuthFailureLimit } from './guards';
 import { MemoryStore, type StateStore } from '../state/store';
 import type { ApiKeyConfig, RateLimitConfig } from '../../schemas/types';
 import { errorHandler } from './problems';
@@ -43,6 +43,8 @@ export interface AppDeps {
   rateLimit?: RateLimitConfig;
   /** Prometheus metrics, shared across config reloads; default a fresh registry. */
   metrics?: Metrics;
+  /** Failed authentications one client address may have in a window before they are 429 (default 10 a minute). */
+  authFailures?: AuthFailureLimit;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -134,7 +136,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const store = deps.store ?? new MemoryStore();
-  app.use('/v1', apiGuards(keys, store, deps.rateLimit ?? { requests: 600, window_s: 60 }));
+  app.use('/v1', apiGuards(keys, store, deps.rateLimit ?? { requests: 600, window_s: 60 }, deps.authFailures));
   // Every route on the app's own router, none in a sub-router: a request is matched against route patterns
   // only, instead of entering and leaving one router per area on its way (measured: bench/README.md).
   tenantRoutes(app, deps.tenants);

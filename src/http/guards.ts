@@ -4,7 +4,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { RateLimitConfig } from '../../schemas/types';
-import { TooManyRequestsError } from '../errors';
+import { TooManyFailedAuthenticationsError, TooManyRequestsError, UnauthenticatedError } from '../errors';
 import type { StateStore } from '../state/store';
 import { authenticate, requireScope, type ApiKeys } from './auth';
 
@@ -57,15 +57,83 @@ function writeAuditLine(res: Response): void {
   );
 }
 
+/** How many failed authentications one client address may have in a window before its failures are 429. */
+export interface AuthFailureLimit {
+  failures: number;
+  window_s: number;
+}
+/** 10 wrong or missing keys a minute from one address: far more than a person mistyping a key needs, far fewer
+ * than a guessing program wants. */
+export const DEFAULT_AUTH_FAILURE_LIMIT: AuthFailureLimit = { failures: 10, window_s: 60 };
+
+/**
+ * The address failures are counted by: the peer's IP address (no proxy header is trusted); an IPv4 address
+ * mapped into IPv6 as IPv4; an IPv6 address by its /64, the block one host or one subscriber is given, so
+ * stepping through addresses inside it does not reset the count.
+ */
+export function clientAddress(raw: string | undefined): string {
+  if (!raw) return 'unknown';
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(raw);
+  if (mapped) return mapped[1];
+  if (!raw.includes(':')) return raw;
+  const address = raw.split('%')[0].toLowerCase();
+  const gap = address.indexOf('::');
+  let groups: string[];
+  if (gap >= 0) {
+    const head = address.slice(0, gap).split(':').filter(Boolean);
+    const tail = address.slice(gap + 2).split(':').filter(Boolean);
+    groups = [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill('0'), ...tail];
+  } else groups = address.split(':');
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
+}
+
+/**
+ * Failed authentications per client address, counted in the shared store (per process with the default memory
+ * store; across instances with Redis): past the limit, a failure is answered 429 with Retry-After instead of 401
+ * until the window ends. A request with a valid key is never refused by this, so clients that share an address
+ * with a misbehaving one (behind one NAT or proxy) are not locked out; each address known to be over its limit is
+ * also remembered here, so a flood of failures costs no store round trip each.
+ */
+export function authFailureThrottle(store: StateStore, limit: AuthFailureLimit = DEFAULT_AUTH_FAILURE_LIMIT, now: () => number = Date.now) {
+  const windowMs = limit.window_s * 1000;
+  const blocked = new Map<string, number>();
+  const refuse = (until: number) => new TooManyFailedAuthenticationsError(Math.max(1, Math.ceil((until - now()) / 1000)));
+  return async (req: Request, failure: UnauthenticatedError): Promise<Error> => {
+    if (limit.failures <= 0) return failure;
+    const address = clientAddress(req.socket.remoteAddress);
+    const until = blocked.get(address);
+    if (until !== undefined) {
+      if (until > now()) return refuse(until);
+      blocked.delete(address);
+    }
+    let counted: { count: number; resetMs: number };
+    try {
+      counted = await store.increment(`authfail:${address}`, windowMs);
+    } catch {
+      return failure; // the store is unreachable: the answer stays what it is, a 401
+    }
+    if (counted.count <= limit.failures) return failure;
+    const end = now() + counted.resetMs;
+    if (blocked.size >= 10_000) blocked.delete(blocked.keys().next().value!);
+    blocked.set(address, end);
+    return refuse(end);
+  };
+}
+
 /**
  * Everything in front of the API routes, in order: the key, its rate limit, and the scope its method needs. One
  * middleware rather than three, so a request crosses one router layer for them, not three.
  */
-export function apiGuards(keys: ApiKeys, store: StateStore, defaults: RateLimitConfig) {
+export function apiGuards(keys: ApiKeys, store: StateStore, defaults: RateLimitConfig, authFailures?: AuthFailureLimit) {
   const authenticated = authenticate(keys);
+  const throttled = authFailureThrottle(store, authFailures);
   const limited = rateLimit(store, defaults);
   return (req: Request, res: Response, next: NextFunction): void => {
     authenticated(req, res, (err?: unknown) => {
+      if (err instanceof UnauthenticatedError) return void throttled(req, err).then(next, next);
       if (err) return next(err);
       limited(req, res, (err2?: unknown) => {
         if (err2) return next(err2);

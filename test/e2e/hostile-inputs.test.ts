@@ -119,3 +119,56 @@ describe('names', () => {
     }
   });
 });
+
+describe('failed authentications', () => {
+  const config = { api_keys: [{ id: 'ops', key: KEY, tenants: ['*'] }], tenants: { box: { backend: 'issabel', base_url: 'http://127.0.0.1:9/pbxapi', auth: DEMO_USER } } };
+
+  it('are throttled per client address: after 10 in a minute, 429 with Retry-After; a valid key still passes', async () => {
+    const fresh = buildTestGateway(config);
+    const statuses: number[] = [];
+    let last: request.Response | undefined;
+    for (let i = 0; i < 40; i++) {
+      last = await request(fresh.app).get('/v1/tenants').set('Authorization', `Bearer wrong-key-number-${i}-0000000`);
+      statuses.push(last.status);
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses.slice(10)).toEqual(Array(30).fill(429));
+    expect(last!.body).toMatchObject({ type: '/problems/too-many-requests', status: 429 });
+    expect(last!.body.detail).toMatch(/failed authentications from this address/);
+    const retryAfter = Number(last!.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    // No key at all counts as a failure too; a valid key from the same address is served as usual.
+    await request(fresh.app).get('/v1/tenants').expect(429);
+    await request(fresh.app).get('/v1/tenants').set(auth).expect(200);
+  });
+
+  it('are counted in the shared store, so instances sharing it share the count', async () => {
+    const { MemoryStore } = await import('../../src/state/store');
+    const store = new MemoryStore();
+    const a = buildTestGateway(config, { store });
+    const b = buildTestGateway(config, { store });
+    for (let i = 0; i < 10; i++) await request(i % 2 ? a.app : b.app).get('/v1/tenants').set('Authorization', 'Bearer not-the-key-at-all-00000').expect(401);
+    await request(a.app).get('/v1/tenants').set('Authorization', 'Bearer not-the-key-at-all-00000').expect(429);
+    await request(b.app).get('/v1/tenants').set('Authorization', 'Bearer not-the-key-at-all-00000').expect(429);
+  });
+
+  it('end with their window, and group IPv6 clients by /64', async () => {
+    const { authFailureThrottle, clientAddress } = await import('../../src/http/guards');
+    const { MemoryStore } = await import('../../src/state/store');
+    const { UnauthenticatedError } = await import('../../src/errors');
+    let t = 1_000_000;
+    const throttle = authFailureThrottle(new MemoryStore(() => t), { failures: 2, window_s: 10 }, () => t);
+    const req = (remoteAddress: string) => ({ socket: { remoteAddress } }) as never;
+    const fail = new UnauthenticatedError('no');
+    const slug = async (addr: string) => ((await throttle(req(addr), fail)) as { slug: string }).slug;
+    expect([await slug('2001:db8:1:2::1'), await slug('2001:db8:1:2:ffff::9'), await slug('2001:db8:1:2:aaaa:bbbb:cccc:dddd')]).toEqual(['unauthenticated', 'unauthenticated', 'too-many-requests']);
+    expect(await slug('2001:db8:1:3::1')).toBe('unauthenticated');
+    expect(await slug('10.0.0.1')).toBe('unauthenticated');
+    t += 10_001;
+    expect(await slug('2001:db8:1:2::1')).toBe('unauthenticated');
+    expect(clientAddress('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(clientAddress('2001:DB8:0:0:1::1')).toBe('2001:db8:0:0::/64');
+    expect(clientAddress('::1')).toBe('0:0:0:0::/64');
+  });
+});
