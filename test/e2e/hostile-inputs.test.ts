@@ -161,7 +161,7 @@ describe('failed authentications', () => {
     const throttle = authFailureThrottle(new MemoryStore(() => t), { failures: 2, window_s: 10 }, () => t);
     const req = (remoteAddress: string) => ({ socket: { remoteAddress } }) as never;
     const fail = new UnauthenticatedError('no');
-    const slug = async (addr: string) => ((await throttle(req(addr), fail)) as { slug: string }).slug;
+    const slug = async (addr: string) => ((await throttle(req(addr), fail)) as unknown as { slug: string }).slug;
     expect([await slug('2001:db8:1:2::1'), await slug('2001:db8:1:2:ffff::9'), await slug('2001:db8:1:2:aaaa:bbbb:cccc:dddd')]).toEqual(['unauthenticated', 'unauthenticated', 'too-many-requests']);
     expect(await slug('2001:db8:1:3::1')).toBe('unauthenticated');
     expect(await slug('10.0.0.1')).toBe('unauthenticated');
