@@ -20,11 +20,10 @@ import { GatewayError, NotFoundError } from './errors';
 import * as ops from './extensions';
 import { toProblem } from './http/problems';
 import { createLogger } from './log';
-import { main, startSimulators } from './main';
+import { buildTenantsChecked, main, startSimulators } from './main';
 import { readPage, type Page } from './paging';
 import { newRequestContext, type RequestContext } from './request-context';
 import { check, validators } from './schemas';
-import { buildTenants } from './tenants';
 
 export interface CliIo {
   stdout: fmt.OutStream;
@@ -159,9 +158,9 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
   const config = loadConfigFile(file, { registry, env });
   const logger = createLogger({ level: 'silent', destination: { write: () => undefined } });
   const { running, resolved } = await startSimulators(config, registry);
-  let tenants: ReturnType<typeof buildTenants>;
+  let tenants: Map<string, ops.Tenant>;
   try {
-    tenants = buildTenants(config, registry, logger, { resolved });
+    tenants = await buildTenantsChecked(config, registry, logger, { resolved });
   } catch (err) {
     await Promise.all([...running.values()].map((s) => s.sim.close()));
     throw err;
@@ -220,8 +219,14 @@ function migrationBody(args: Args): MigrationCreate {
   return body;
 }
 
-function checkConfig(file: string, io: CliIo): number {
+/** The same checks as `serve`: the file loaded and validated, then every tenant built as the gateway builds it
+ * (and closed again), so a config check-config accepts is one the gateway starts with. Tenants on a simulator are
+ * built from the simulator's own address at start, so they are not built here. */
+async function checkConfig(file: string, io: CliIo): Promise<number> {
   const config = loadConfigFile(file, { registry, env: io.env });
+  const logger = createLogger({ level: 'silent', destination: { write: () => undefined } });
+  const tenants = await buildTenantsChecked(config, registry, logger, {}, (name) => !config.tenants[name].simulator);
+  await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
   io.stdout.write(`ok: ${file}: ${Object.keys(config.tenants).length} tenant(s), ${config.api_keys.length} API key(s)\n`);
   return 0;
 }
@@ -318,7 +323,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       await main(config ? ['--config', config] : []);
       return 0;
     }
-    if (key === 'check-config') return checkConfig(operands[0], io);
+    if (key === 'check-config') return await checkConfig(operands[0], io);
     if (key === 'migrate' && (!str(args, 'from') || !str(args, 'to'))) throw new UsageError('migrate needs --from and --to');
     client = config
       ? await directClient(config, io.env)

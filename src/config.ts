@@ -20,6 +20,8 @@ export interface Config {
   logging: { level: string };
   api_keys: ApiKeyConfig[];
   tenants: Record<string, TenantConfig>;
+  /** Where it was read from (the file's path), for naming it in faults found after loading. */
+  source?: string;
 }
 
 export class ConfigError extends Error {
@@ -83,7 +85,12 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; regis
     if (tenant.simulator && !factory.startSimulator) faults.push({ pointer: `${at}/simulator`, detail: `backend '${tenant.backend}' has no simulator` });
     const validate = adapterValidator(factory);
     if (!validate(tenant)) faults.push(...toFieldFaults(validate.errors, at));
+    // The schemas see the start of a URL only (`^https?://`); what the gateway will connect to must parse whole.
+    for (const [k, v] of Object.entries(tenant)) {
+      if (typeof v === 'string' && TENANT_URL_FIELD.test(k)) urlFault(v, HTTP_SCHEMES, `${at}/${escapePointer(k)}`, faults);
+    }
   }
+  if (cfg.state && typeof cfg.state === 'object' && typeof cfg.state.redis_url === 'string') urlFault(cfg.state.redis_url, REDIS_SCHEMES, '/state/redis_url', faults);
 
   const keyIds = new Set<string>();
   const keys = new Set<string>();
@@ -115,7 +122,31 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; regis
     logging: { level: cfg.logging?.level ?? 'info' },
     api_keys: cfg.api_keys,
     tenants,
+    source,
   });
+}
+
+/** Tenant fields holding a URL the gateway connects to: `base_url`, `login_url`, any other `*_url`, `proxy`. */
+const TENANT_URL_FIELD = /(?:^|_)url$|^proxy$/;
+const HTTP_SCHEMES = ['http:', 'https:'];
+const REDIS_SCHEMES = ['redis:', 'rediss:'];
+
+/** A URL the gateway can connect to: it parses whole (WHATWG), with one of the schemes and a host after `//`. */
+export function urlProblem(value: string, schemes: readonly string[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a usable URL (it does not parse)';
+  }
+  if (!schemes.includes(url.protocol)) return `must be a ${schemes.map((p) => p.slice(0, -1)).join(' or ')} URL`;
+  if (!/^[a-z][a-z0-9+.-]*:\/\/[^/?#\\]/i.test(value.trim()) || !url.hostname) return 'must name a host (scheme://host[:port]/...)';
+  return undefined;
+}
+
+function urlFault(value: string, schemes: readonly string[], pointer: string, faults: FieldFault[]): void {
+  const problem = urlProblem(value, schemes);
+  if (problem) faults.push({ pointer, detail: problem });
 }
 
 export function loadConfigFile(path: string, opts: { env?: NodeJS.ProcessEnv; registry: Registry }): Config {

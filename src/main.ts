@@ -11,9 +11,11 @@ import { ConfigError, configSecrets, loadConfigFile, secretValues, type Config, 
 import type { SimulatedBackend } from './contract';
 import { createApp } from './http/app';
 import { createLogger, registerSecret } from './log';
+import type { Logger } from 'pino';
+import { escapePointer } from './schemas';
 import { Metrics } from './metrics';
 import { MemoryStore, type StateStore } from './state/store';
-import { buildTenants } from './tenants';
+import { buildTenants, type BuildOptions } from './tenants';
 import { projectRoot } from './project-root';
 import type { Tenant } from './extensions';
 
@@ -40,10 +42,40 @@ export async function startSimulators(config: Config, reg: Registry, reuse: Map<
   return { running, resolved };
 }
 
+/**
+ * Every tenant of a config built (adapter and backend client), each on its own, so that what a schema cannot see
+ * (a value an adapter refuses when it is built) is a configuration fault with its tenant's path, not a crash. On
+ * any fault, what was built is closed again and one ConfigError lists them all: a config is taken whole or not
+ * at all. `only` limits the build to some tenants (check-config leaves out those that run on a simulator).
+ */
+export async function buildTenantsChecked(config: Config, reg: Registry, logger: Logger, opts: BuildOptions = {}, only: (name: string) => boolean = () => true): Promise<Map<string, Tenant>> {
+  const built = new Map<string, Tenant>();
+  const faults: { pointer: string; detail: string }[] = [];
+  for (const [name, tenant] of Object.entries(config.tenants)) {
+    if (!only(name)) continue;
+    try {
+      for (const [k, t] of buildTenants({ ...config, tenants: { [name]: tenant } }, reg, logger, opts)) built.set(k, t);
+    } catch (err) {
+      faults.push({ pointer: `/tenants/${escapePointer(name)}`, detail: `cannot be served: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  }
+  if (!faults.length) return built;
+  await Promise.all([...built.values()].map((t) => t.adapter.close?.()));
+  throw new ConfigError(config.source ?? 'configuration', faults);
+}
+
 export interface RunningGateway {
   server: Server;
   url: string;
-  /** Serve a new configuration: requests in flight finish on the old one, new requests get the new one. */
+  /** The root logger (its level is the served config's). */
+  logger: Logger;
+  /** The configuration being served. */
+  readonly config: Config;
+  /**
+   * Serve a new configuration, all of it or none of it: everything it needs is built first and swapped in at the
+   * end, so a fault (a ConfigError, with its path) leaves the previous one serving untouched. Requests in flight
+   * finish on the old one, new requests get the new one.
+   */
   reload(config: Config): Promise<void>;
   /** Stop accepting, let in-flight requests finish for up to `graceMs`, then cut what is left and clean up. */
   close(graceMs?: number): Promise<void>;
@@ -82,23 +114,30 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   const store = await createStore(config);
   const metrics = new Metrics();
 
-  /** Everything that follows from one config: simulators, tenants with their backend clients, the app. */
+  /** Everything that follows from one config: simulators, tenants with their backend clients, the app. Nothing
+   * of it is in use until the caller swaps it in; on a fault, what it started is stopped again. */
   async function generation(cfg: Config, previous?: Generation): Promise<Generation> {
     configSecrets(cfg).forEach(registerSecret);
     const { running, resolved } = await startSimulators(cfg, reg, previous?.simulators);
-    Object.values(resolved).forEach((r) => secretValues(r.auth).forEach(registerSecret));
-    const tenants = buildTenants(cfg, reg, logger, { resolved, store, metrics });
-    const app = createApp({
-      tenants,
-      apiKeys: cfg.api_keys,
-      logger,
-      store,
-      metrics,
-      requestBudgetMs: cfg.server.request_budget_ms,
-      bodyLimit: cfg.server.body_limit,
-      rateLimit: cfg.server.rate_limit,
-    });
-    return { config: cfg, tenants, app, simulators: running };
+    const reused = new Set([...(previous?.simulators.values() ?? [])].map((s) => s.sim));
+    try {
+      Object.values(resolved).forEach((r) => secretValues(r.auth).forEach(registerSecret));
+      const tenants = await buildTenantsChecked(cfg, reg, logger, { resolved, store, metrics });
+      const app = createApp({
+        tenants,
+        apiKeys: cfg.api_keys,
+        logger,
+        store,
+        metrics,
+        requestBudgetMs: cfg.server.request_budget_ms,
+        bodyLimit: cfg.server.body_limit,
+        rateLimit: cfg.server.rate_limit,
+      });
+      return { config: cfg, tenants, app, simulators: running };
+    } catch (err) {
+      await Promise.all([...running.values()].filter((s) => !reused.has(s.sim)).map((s) => s.sim.close()));
+      throw err;
+    }
   }
 
   async function retire(old: Generation, next: Generation | undefined, graceMs: number) {
@@ -109,13 +148,25 @@ export async function startGateway(config: Config, reg: Registry = registry, env
     await Promise.all([...old.simulators.values()].filter((s) => !kept.has(s.sim)).map((s) => s.sim.close()));
   }
 
-  let current = await generation(config);
+  let current: Generation;
+  try {
+    current = await generation(config);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const server = http.createServer((req, res) => current.app(req, res));
   const port = env.PORT !== undefined ? Number(env.PORT) : config.server.port;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, config.server.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, config.server.host, () => resolve());
+    });
+  } catch (err) {
+    await retire(current, undefined, 0);
+    await store.close();
+    throw listenFault(err, config, env);
+  }
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${actualPort}`;
@@ -123,13 +174,19 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   return {
     server,
     url,
+    logger,
+    get config() {
+      return current.config;
+    },
     async reload(next) {
-      if (next.server.host !== current.config.server.host || next.server.port !== current.config.server.port || next.state.redis_url !== current.config.state.redis_url) {
-        logger.warn('server host, port and state take effect at the next restart');
+      const old = current;
+      // Build first (a fault throws here, with nothing applied), then swap everything at once.
+      const built = await generation(next, old);
+      if (next.server.host !== old.config.server.host || next.server.port !== old.config.server.port || next.state.redis_url !== old.config.state.redis_url || next.server.heap_growing_percent !== old.config.server.heap_growing_percent) {
+        logger.warn('server host, port, heap_growing_percent and state take effect at the next restart');
       }
       logger.level = next.logging.level;
-      const old = current;
-      current = await generation(next, old);
+      current = built;
       logger.info({ tenants: [...current.tenants.keys()] }, 'configuration reloaded');
       void retire(old, current, old.config.server.shutdown_grace_ms);
     },
@@ -148,6 +205,17 @@ export async function startGateway(config: Config, reg: Registry = registry, env
       logger.flush();
     },
   };
+}
+
+/** The listening address refused (in use, not permitted, not this host's): a fault of the config (or PORT). */
+function listenFault(err: unknown, config: Config, env: NodeJS.ProcessEnv): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const port = env.PORT !== undefined ? `PORT=${env.PORT}` : `port ${config.server.port}`;
+  const source = config.source ?? 'configuration';
+  if (code === 'EADDRINUSE') return new ConfigError(source, [{ pointer: env.PORT !== undefined ? '' : '/server/port', detail: `${port} on ${config.server.host} is in use (EADDRINUSE)` }]);
+  if (code === 'EACCES') return new ConfigError(source, [{ pointer: env.PORT !== undefined ? '' : '/server/port', detail: `${port} may not be listened on by this user (EACCES)` }]);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ConfigError(source, [{ pointer: '/server/host', detail: `${config.server.host} is not an address of this host (${code})` }]);
+  return err;
 }
 
 function demoBanner(config: Config, url: string): string {
@@ -180,7 +248,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
     throw err;
   }
-  const gateway = await startGateway(config);
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      process.exit(2);
+    }
+    throw err;
+  }
   if (demo) process.stdout.write(demoBanner(config, gateway.url) + '\n');
   let closing = false;
   const stop = (signal: string) => {
@@ -208,7 +285,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
     gateway.reload(next).then(
       () => process.stderr.write('SIGHUP: configuration reloaded\n'),
-      (err: unknown) => process.stderr.write(`SIGHUP: reload failed, still serving the previous configuration: ${err instanceof Error ? err.message : String(err)}\n`),
+      (err: unknown) =>
+        process.stderr.write(
+          err instanceof ConfigError
+            ? `SIGHUP: configuration refused, still serving the previous one.\n${err.message}\n`
+            : `SIGHUP: reload failed, still serving the previous configuration: ${err instanceof Error ? err.message : String(err)}\n`,
+        ),
     );
   });
 }

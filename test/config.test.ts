@@ -121,3 +121,24 @@ it('needs exactly one of key and key_sha256 per API key', () => {
   const both = faultsOf(`${base}  - { id: a, key: aaaaaaaaaaaaaaaaaaaa, key_sha256: ${'a'.repeat(64)}, tenants: ["*"] }`);
   expect(both.map((f) => f.pointer)).toEqual(['/api_keys/0']);
 });
+
+describe('URLs the gateway connects to', () => {
+  const head = 'api_keys: [{ id: a, key: aaaaaaaaaaaaaaaaaaaa, tenants: ["*"] }]\n';
+  const issabel = (url: string) => `${head}tenants:\n  pbx: { backend: issabel, base_url: "${url}", auth: { user: admin, password: p } }\n`;
+
+  it('must parse whole and name a host, as the loader and check-config both require', () => {
+    for (const url of ['http://', 'https://', 'http:///pbxapi', 'http://:8080/pbxapi', 'http://pbx:99999/pbxapi', 'http://pb x/pbxapi', 'http://%zz/']) {
+      const faults = faultsOf(issabel(url));
+      // Some of them fail the schema's `uri` format as well: each fault is about base_url, and one says why.
+      expect({ url, pointers: [...new Set(faults.map((f) => f.pointer))] }).toEqual({ url, pointers: ['/tenants/pbx/base_url'] });
+      expect({ url, faults }).toEqual({ url, faults: expect.arrayContaining([{ pointer: '/tenants/pbx/base_url', detail: expect.stringMatching(/usable URL|must name a host/) }]) });
+    }
+    for (const url of ['http://pbx/pbxapi', 'https://10.0.0.5:8443/pbxapi', 'http://[::1]:8080/pbxapi']) expect(() => parse(issabel(url))).not.toThrow();
+  });
+
+  it('checks login_url and state.redis_url the same way', () => {
+    const vb = `${head}tenants:\n  v: { backend: voipbin, base_url: "https://api.voipbin.net/v1.0", login_url: "https://", auth: { username: u, password: p } }\nstate: { redis_url: "redis://" }\n`;
+    expect(faultsOf(vb).map((f) => f.pointer).sort()).toEqual(['/state/redis_url', '/tenants/v/login_url']);
+    expect(parse(vb.replace('login_url: "https://"', 'login_url: "https://api.voipbin.net/auth/login"').replace('redis://"', 'redis://127.0.0.1:6379/2"')).state.redis_url).toBe('redis://127.0.0.1:6379/2');
+  });
+});

@@ -63,6 +63,19 @@ describe('check-config', () => {
     expect(r.stderr).toContain('/tenants/acme/base_url: environment variable NOPE is not set');
   });
 
+  it('refuses what the gateway could not serve, as the gateway would: an Issabel base_url of "http://", exit 2 with its path', async () => {
+    const file = path.join(tmp, 'nohost.yaml');
+    fs.writeFileSync(file, 'api_keys: [{ id: a, key: check-config-key-0000001, tenants: ["*"] }]\ntenants:\n  pbx: { backend: issabel, base_url: "http://", auth: { user: admin, password: p } }\n');
+    const r = await cli(['check-config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('/tenants/pbx/base_url: is not a usable URL');
+    // Direct mode loads it the same way, and fails the same way.
+    const direct = await cli(['tenants', '--config', file]);
+    expect(direct.code).toBe(2);
+    expect(direct.stderr).toContain('/tenants/pbx/base_url');
+  });
+
   it('says why an unreadable file cannot be checked, and exits 2', async () => {
     const r = await cli(['check-config', path.join(tmp, 'missing.yaml')]);
     expect(r.code).toBe(2);

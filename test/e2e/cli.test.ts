@@ -130,3 +130,42 @@ it('reloads its config on SIGHUP without dropping a request, and refuses a fault
     await backend.close();
   }
 }, 30_000);
+
+it('exits 2 with the fault and its path for a config the gateway cannot serve, as check-config does', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-'));
+  const file = path.join(dir, 'nohost.yaml');
+  fs.writeFileSync(file, 'server: { port: 0 }\napi_keys: [{ id: a, key: nohost-test-key-000001, tenants: ["*"] }]\ntenants:\n  pbx: { backend: issabel, base_url: "http://", auth: { user: admin, password: p } }\n');
+  const child = start(['--config', file]);
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  expect(await exitOf(child)).toBe(2);
+  expect(err).toContain('/tenants/pbx/base_url: is not a usable URL');
+}, 30_000);
+
+it('on SIGHUP refuses such a config whole: not even its log level is applied', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-'));
+  const file = path.join(dir, 'gw.yaml');
+  const head = (level: string) => `server: { port: 0 }\nlogging: { level: ${level} }\napi_keys: [{ id: a, key: hup-level-test-key-0001, tenants: ["*"] }]\ntenants:\n  one: { backend: voipbin, simulator: true }\n`;
+  fs.writeFileSync(file, head('info'));
+  const child = start(['--config', file]);
+  let err = '';
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    const [, url] = await waitFor(child, /"url":"(http:\/\/[^"]+)"/);
+    fs.writeFileSync(file, head('debug') + '  pbx: { backend: issabel, base_url: "http://", auth: { user: admin, password: p } }\n');
+    child.kill('SIGHUP');
+    for (let i = 0; i < 50 && !err.includes('refused'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(err).toContain('configuration refused, still serving the previous one');
+    expect(err).toContain('/tenants/pbx/base_url');
+    // Still at info: a request that calls the backend writes no debug line (backend calls are logged at debug).
+    const res = await fetch(`${url}/v1/tenants/one/extensions`, { headers: { authorization: 'Bearer hup-level-test-key-0001' } });
+    expect(res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(out).toContain('"msg":"request"');
+    expect(out).not.toContain('"level":20');
+  } finally {
+    child.kill('SIGKILL');
+  }
+}, 30_000);

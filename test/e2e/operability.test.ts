@@ -148,3 +148,45 @@ describe('readiness', () => {
     expect(unready.body.status).toBe('unready');
   });
 });
+
+describe('configuration, taken whole or not at all', () => {
+  it('refuses a config whose tenant cannot be built, at start (a fault with its path) and on reload (nothing applied)', async () => {
+    const { registry } = await import('../../adapters');
+    const { ConfigError, parseConfig } = await import('../../src/config');
+    const { startGateway } = await import('../../src/main');
+    const v = await startVoipbinSimulator();
+    // A backend that refuses, when built, a value its schema let through.
+    const picky = { ...registry, voipbin: { ...registry.voipbin, create: (setup: Parameters<typeof registry.voipbin.create>[0]) => {
+      if (setup.tenant === 'boom') throw new Error('this backend cannot be reached that way');
+      return registry.voipbin.create(setup);
+    } } };
+    const yaml = (level: string, names: string[]) =>
+      `server: { host: 127.0.0.1, port: 0 }\nlogging: { level: ${level} }\napi_keys: [{ id: ops, key: ${KEY}, tenants: ["*"] }]\ntenants:\n` +
+      names.map((n) => `  ${n}: { backend: voipbin, base_url: "${v.server.url}/v1.0", auth: { accesskey: ${DEMO_ACCESSKEY} } }\n`).join('');
+    const load = (level: string, names: string[]) => parseConfig(yaml(level, names), { registry: picky, env: {}, source: 'gw.yaml' });
+
+    const refused = await startGateway(load('silent', ['one', 'boom']), picky, { PORT: '0' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as InstanceType<typeof ConfigError>).faults).toEqual([{ pointer: '/tenants/boom', detail: expect.stringContaining('cannot be served') }]);
+
+    const gw = await startGateway(load('silent', ['one']), picky, { PORT: '0' });
+    try {
+      const names = async () => ((await (await fetch(`${gw.url}/v1/tenants`, { headers: auth })).json()) as { items: { name: string }[] }).items.map((t) => t.name);
+      const served = gw.config;
+      const failed = await gw.reload(load('debug', ['one', 'two', 'boom'])).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(ConfigError);
+      expect((failed as Error).message).toContain('/tenants/boom');
+      // Nothing of it applied: not its log level, not its tenants.
+      expect(gw.logger.level).toBe('silent');
+      expect(gw.config).toBe(served);
+      expect(await names()).toEqual(['one']);
+      // A sound config is then taken whole.
+      await gw.reload(load('fatal', ['one', 'two']));
+      expect(gw.logger.level).toBe('fatal');
+      expect(await names()).toEqual(['one', 'two']);
+    } finally {
+      await gw.close(0);
+      await v.server.close();
+    }
+  });
+});
