@@ -20,6 +20,13 @@ export abstract class GatewayError extends Error {
   readonly extra: Record<string, unknown> = {};
   /** Sent as `Retry-After` (and `retry_after`) when set. */
   retryAfterSeconds?: number;
+  /**
+   * Whether a write of the failed operation may have reached the backend. `false` is a promise that nothing
+   * that writes was sent (the failure came from a read before the write, or before any call left the gateway):
+   * set by backend-http or an adapter, read by the core to tell a failed create from one whose answer was lost.
+   * Left undefined when not known: the core then assumes a write may have been sent.
+   */
+  writeSent?: boolean;
 
   constructor(detail: string, options?: { cause?: unknown }) {
     super(detail, options);
@@ -231,6 +238,43 @@ export class IdempotencyMismatchError extends GatewayError {
   readonly status = 422;
   readonly slug = 'idempotency-key-reused';
   readonly title = 'This Idempotency-Key was used with a different request';
+}
+
+/**
+ * A write whose outcome the gateway cannot tell (its answer was lost and the backend could not confirm it either
+ * way): the caller should check before trying again. `outcome: "uncertain"` in the problem.
+ */
+export class OutcomeUncertainError extends BackendError {
+  readonly status = 502;
+  readonly slug = 'outcome-uncertain';
+  readonly title = 'The backend may or may not have carried out this write';
+  constructor(backend: string, detail: string, options?: { cause?: unknown }) {
+    super(backend, detail, options);
+    this.extra.outcome = 'uncertain';
+  }
+}
+
+/** An Idempotency-Key whose first request ended with an outcome the gateway could not learn: not run again. */
+export class IdempotencyOutcomeUnknownError extends GatewayError {
+  readonly status = 409;
+  readonly slug = 'idempotency-outcome-unknown';
+  readonly title = 'The first request with this Idempotency-Key has an unknown outcome';
+  constructor(detail: string) {
+    super(detail);
+    this.extra.outcome = 'uncertain';
+  }
+}
+
+/** The shared state store (Redis) is unreachable or too slow, and this request needs it: nothing was done. */
+export class StateUnavailableError extends GatewayError {
+  readonly status = 503;
+  readonly slug = 'state-unavailable';
+  readonly title = 'The shared state store is unavailable';
+  constructor(detail = 'The shared state store did not answer in time; nothing was done. Retry shortly.', options?: { cause?: unknown }) {
+    super(detail, options);
+    this.retryAfterSeconds = 2;
+    this.extra.retry_after = 2;
+  }
 }
 
 /** Anything that is not a GatewayError becomes this at the edge: the caller learns nothing of the internals. */

@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter, RingGroupCreate, RingGroupPatch, WriteOptions } from './contract';
-import { asGatewayError, BackendTimeoutError, BackendUnavailableError, NotFoundError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
+import { asGatewayError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, ConflictError, NotFoundError, OutcomeUncertainError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
 import { allExtensions } from './paging';
 import { newRequestContext, type RequestContext } from './request-context';
 import type { ExtensionCreate } from '../schemas/types';
@@ -62,35 +62,91 @@ export function shape(ext: Extension, opts: OutputOptions): Extension {
   return out;
 }
 
-export async function createExtension(ctx: RequestContext, tenant: Tenant, body: ExtensionCreate, opts?: WriteOptions): Promise<Extension> {
+/**
+ * Create one extension. The answer carries the password the create set (the caller sent it, or the gateway
+ * generated it: `password` lets a caller fix it beforehand, e.g. to keep it with an idempotency claim), never a
+ * password read from the backend: an extension that turns out to be someone else's is a 409, not its secret.
+ *
+ * When the create fails in a way that may hide a carried-out create (a timeout, a reset, a 5xx), the gateway
+ * reads the backend before answering. A 201 needs proof that this request created the extension: the number
+ * holds the name and the password this request sent (a generated one has about 140 bits). Otherwise:
+ * - the error says nothing that writes was sent (`writeSent === false`): the failure, as it is;
+ * - the number exists but is not ours: 409;
+ * - the number is free: the failure (a timeout, whose create may still land, is `outcome-uncertain`);
+ * - no number to look for (auto-numbering), or the backend could not be read: 502 `outcome-uncertain`.
+ */
+export async function createExtension(ctx: RequestContext, tenant: Tenant, body: ExtensionCreate, opts?: WriteOptions, password = body.password ?? generateSipPassword()): Promise<Extension> {
   requireOp(tenant, 'create');
   if (body.extension === undefined) requireOp(tenant, 'auto_number');
   // A generated password is the gateway's own choice, so only what the caller sent must be storable.
   requireWritable(tenant, body);
-  const password = body.password ?? generateSipPassword();
+  // A backend whose circuit is open is not called at all: say so before the adapter is asked, so the failure
+  // is known to have written nothing (the adapter's own failures may come after a write it sent).
+  const breaker = tenant.http?.breaker;
+  if (breaker?.state === 'open' && breaker.msUntilProbe > 0) {
+    const err = new CircuitOpenError(tenant.backend, Math.max(1, Math.ceil(breaker.msUntilProbe / 1000)));
+    err.writeSent = false;
+    throw err;
+  }
   try {
     const created = await tenant.adapter.createExtension(ctx, { ...body, password }, opts);
-    return { ...created, password: created.password ?? password };
+    return { ...created, password };
   } catch (err) {
-    // The create may have been carried out although its answer was lost (timeout, reset after sending).
-    // Read the backend before answering, so the caller learns whether the extension exists.
-    if (!(err instanceof BackendTimeoutError || err instanceof BackendUnavailableError) || body.extension === undefined) throw err;
+    if (!(err instanceof BackendTimeoutError || err instanceof BackendUnavailableError) || err instanceof OutcomeUncertainError) throw err;
+    if (err.writeSent === false) throw err;
+    if (body.extension === undefined) {
+      throw new OutcomeUncertainError(
+        tenant.backend,
+        "The backend's answer to this create was lost, and an auto-numbered extension cannot be looked up: it may have been created. Check the tenant's extensions (by name) before creating it again.",
+        { cause: err },
+      );
+    }
     const found = await reconcile(ctx, tenant, body.extension);
-    if (!found) throw err;
-    return { ...found, password: found.password ?? password };
+    if (found === 'unreadable') {
+      throw new OutcomeUncertainError(tenant.backend, `The backend's answer to this create was lost and the backend could not be read to check it: extension ${body.extension} may have been created. Check before creating it again.`, { cause: err });
+    }
+    if (found === undefined) {
+      if (err instanceof BackendTimeoutError) {
+        throw new OutcomeUncertainError(tenant.backend, `The backend did not answer this create in time and does not show extension ${body.extension} yet: it may still be created. Check before creating it again.`, { cause: err });
+      }
+      throw err;
+    }
+    const ours = found.password !== undefined && found.password === password && found.name === body.name && (body.description === undefined || (found.description ?? '') === (body.description ?? ''));
+    if (ours) return { ...found, password };
+    if (found.password === undefined) {
+      throw new OutcomeUncertainError(tenant.backend, `The backend's answer to this create was lost; extension ${body.extension} exists, but whether this request created it cannot be told. Check it before trying again.`, { cause: err });
+    }
+    throw new ConflictError(`Extension ${body.extension} already exists in this tenant and was not created by this request.`, [{ pointer: '/extension', detail: 'already exists' }], { cause: err });
   }
 }
 
+/**
+ * Whether a create is known to have carried out `body` with `password`: the extension on the backend if it holds
+ * what was sent, 'absent' when the number is free, 'other' when it holds something else, 'unreadable' when the
+ * backend could not be read. Used to settle a create whose outcome was lost (an idempotent retry).
+ */
+export async function findOwnCreate(ctx: RequestContext, tenant: Tenant, body: ExtensionCreate, password: string): Promise<Extension | 'absent' | 'other' | 'unreadable'> {
+  if (body.extension === undefined) return 'unreadable';
+  const found = await reconcile(ctx, tenant, body.extension);
+  if (found === 'unreadable') return found;
+  if (found === undefined) return 'absent';
+  const ours = found.password === password && found.name === body.name && (body.description === undefined || (found.description ?? '') === (body.description ?? ''));
+  return ours ? { ...found, password } : found.password === undefined ? 'unreadable' : 'other';
+}
+
 /** Look for an extension by number, with a short budget of its own (the request's may be spent). */
-async function reconcile(ctx: RequestContext, tenant: Tenant, number: string): Promise<Extension | undefined> {
-  const own = newRequestContext(ctx.requestId, 5000);
+async function reconcile(ctx: RequestContext, tenant: Tenant, number: string): Promise<Extension | undefined | 'unreadable'> {
+  const own = newRequestContext(ctx.requestId, RECONCILE_BUDGET_MS);
   try {
     for await (const ext of allExtensions(own, tenant.adapter)) if (ext.extension === number) return await tenant.adapter.getExtension(own, ext.id);
+    return undefined;
   } catch {
-    // Could not find out: the caller gets the original failure, which says the outcome is unknown.
+    return 'unreadable';
   }
-  return undefined;
 }
+
+/** The budget of the read that settles a lost create's outcome (on top of the request's own). */
+export const RECONCILE_BUDGET_MS = 5000;
 
 export async function updateExtension(ctx: RequestContext, tenant: Tenant, id: string, patch: ExtensionPatch, opts?: WriteOptions): Promise<Extension> {
   requireOp(tenant, 'update');

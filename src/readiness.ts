@@ -1,4 +1,8 @@
 /**
+ * Readiness, for anyone who asks (no key): per tenant, up or down and the problem type when down, nothing more.
+ * A failure's detail text may name what the backend said (a database URL in a vendor's reason): it goes to the
+ * log, never to /readyz.
+ *
  * Readiness: the config is loaded (or the process would not serve), and for each tenant, whether its backend
  * answered an authenticated call recently. A tenant whose backend has been quiet is probed with the cheapest
  * authenticated read (a one-item list), at most once per `probeEveryMs`, with a short budget of its own.
@@ -12,7 +16,8 @@ export interface TenantReadiness {
   backend: string;
   ready: boolean;
   checked_at: string;
-  problem?: { type: string; title: string; detail: string };
+  /** Only the problem's type: its detail is for the log. */
+  problem?: { type: string };
 }
 
 export interface ReadinessReport {
@@ -25,7 +30,7 @@ export class Readiness {
 
   constructor(
     private readonly tenants: () => ReadonlyMap<string, Tenant>,
-    private readonly opts: { freshMs?: number; probeEveryMs?: number; probeTimeoutMs?: number } = {},
+    private readonly opts: { freshMs?: number; probeEveryMs?: number; probeTimeoutMs?: number; logger?: { warn(obj: object, msg: string): void } } = {},
   ) {}
 
   async report(): Promise<ReadinessReport> {
@@ -54,7 +59,8 @@ export class Readiness {
       return { ...base, ready: true, checked_at: new Date().toISOString() };
     } catch (err) {
       const e = asGatewayError(err);
-      return { ...base, ready: false, checked_at: new Date().toISOString(), problem: { type: `/problems/${e.slug}`, title: e.title, detail: e.message } };
+      this.opts.logger?.warn({ tenant: t.name, backend: t.backend, problem: e.slug, err }, 'readiness probe failed');
+      return { ...base, ready: false, checked_at: new Date().toISOString(), problem: { type: `/problems/${e.slug}` } };
     }
   }
 }

@@ -44,8 +44,10 @@ export interface ItemResult {
   row: number;
   extension: string | null;
   action: Action;
-  status: 'done' | 'failed' | 'skipped';
+  /** `not_done`: never started (the request's time ran out, or the caller left): nothing was written for it. */
+  status: 'done' | 'failed' | 'skipped' | 'not_done';
   id?: string;
+  reason?: string;
   error?: { type: string; title: string; status: number; detail: string };
 }
 
@@ -122,16 +124,25 @@ export async function applyPlan(
   onResult: (r: ItemResult) => Promise<void> | void = () => undefined,
   /** Settings of the target's records an update may lose (the adapter refuses an update that would lose others). */
   acceptLoss: readonly string[] = [],
+  /** Asked before each row: a reason to start no more rows (they are reported `not_done`), or undefined. */
+  stopBefore: (row: { slowestMs: number }) => string | undefined = () => undefined,
 ): Promise<ItemResult[]> {
   const results: ItemResult[] = [];
   const deferred: WriteOptions = { deferApply: true, acceptLoss };
   let wrote = false;
+  let slowestMs = 0;
+  let stopped: string | undefined;
   try {
     for (const item of items) {
       const d = desired.get(item.row)!;
       const base = { row: item.row, extension: item.extension, action: item.action };
       let result: ItemResult;
-      if (item.action !== 'create' && item.action !== 'update') {
+      const writes = item.action === 'create' || item.action === 'update';
+      if (writes) stopped ??= stopBefore({ slowestMs });
+      const started = Date.now();
+      if (writes && stopped) {
+        result = { ...base, status: 'not_done', reason: stopped };
+      } else if (item.action !== 'create' && item.action !== 'update') {
         result = { ...base, status: 'skipped', ...(item.target_id ? { id: item.target_id } : {}) };
       } else {
         const keep = (f: Field) => present(d[f]) && !(item.lossy ?? []).includes(f);
@@ -157,6 +168,7 @@ export async function applyPlan(
           result = { ...base, status: 'failed', error: failure(err) };
         }
       }
+      if (writes && !stopped) slowestMs = Math.max(slowestMs, Date.now() - started);
       results.push(result);
       await onResult(result);
     }

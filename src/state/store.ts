@@ -5,11 +5,15 @@
  */
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
+  /** The operator's secret (`state.encryption_key`) mixed into the keys that seal stored answers; optional. */
+  readonly encryptionKey?: string;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Set only if the key does not exist; true when this call set it (a lock, a first claim). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /** Delete the key only while it holds `value` (releasing a claim that is still one's own). */
+  deleteIfEquals?(key: string, value: string): Promise<void>;
   /** Count one more hit in a window that starts at the first hit and lasts ttlMs. */
   increment(key: string, ttlMs: number): Promise<{ count: number; resetMs: number }>;
   close(): Promise<void>;
@@ -52,6 +56,9 @@ export class MemoryStore implements StateStore {
   }
   async delete(key: string) {
     this.entries.delete(key);
+  }
+  async deleteIfEquals(key: string, value: string) {
+    if (this.live(key)?.value === value) this.entries.delete(key);
   }
   async increment(key: string, ttlMs: number) {
     const e = this.live(key);

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { remainingBudgetMs } from '../../request-context';
 import { type IRouter } from 'express';
 import type { ExportQuery, ImportQuery } from '../../../schemas/types';
 import { applyPlan, existingByNumber, planItems, summarize, unacceptedLoss } from '../../bulk/plan';
@@ -17,6 +18,10 @@ import { tenantFrom } from './tenants';
 
 /** Export streams every extension window by window (memory does not grow with the count); import plans a file
  * against the tenant and, unless it is a dry run, applies the plan with per-row results. */
+/** Time kept back from an import's budget for its last read-backs, the batch's apply-changes and the answer. */
+const IMPORT_RESERVE_MS = 1000;
+const BUDGET_SPENT = "the request's time budget was spent before this row was started; send the rows not done again (with a new Idempotency-Key)";
+
 export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>, store: StateStore): void {
 
   router.get('/v1/tenants/:tenant/extensions/export', async (req, res) => {
@@ -59,6 +64,17 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
       throw new ValidationError([{ pointer: '', detail: 'send CSV (text/csv) or NDJSON (application/x-ndjson)' }]);
     }
     const desired = parseImport(req.body, format);
+    // An import stops starting rows when its time budget is spent, when the caller goes away, and when the process
+    // is asked to stop: the rows not started are answered `not_done`, and the answer (with its audit line) is
+    // written whatever happened.
+    const stop = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) stop.abort('the client closed the connection before the import finished; this row was not started');
+    };
+    const onSigterm = () => stop.abort('the gateway is shutting down; this row was not started');
+    res.on('close', onClose);
+    // Only beside a shutdown handler of the process's own (main.ts): a listener of ours alone would keep it alive.
+    if (process.listenerCount('SIGTERM') > 0) process.once('SIGTERM', onSigterm);
     const outcome = await idempotent(req, tenant.name, store, async () => {
       const plan = planItems(desired, await existingByNumber(req.ctx, tenant), tenant.adapter.capabilities, q.on_conflict ?? 'fail');
       if (dryRun) return { status: 200, headers: {}, body: { dry_run: true, summary: summarize(plan), items: plan } };
@@ -70,10 +86,20 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
           refused.map((f) => ({ pointer: `/query/accept_loss`, detail: `${f} would be lost` })),
         );
       }
-      const results = await applyPlan(req.ctx, tenant, plan, new Map(desired.map((d) => [d.row, d])), undefined, accepted);
-      const counts = { done: 0, failed: 0, skipped: 0 };
-      for (const r of results) counts[r.status]++;
+      const results = await applyPlan(req.ctx, tenant, plan, new Map(desired.map((d) => [d.row, d])), undefined, accepted, ({ slowestMs }) => {
+        if (stop.signal.aborted) return String(stop.signal.reason);
+        // A row is started only when it can finish in the budget (half as long again as the slowest row so far),
+        // with time kept for the batch's apply-changes and the answer.
+        if (remainingBudgetMs(req.ctx) < Math.max(IMPORT_RESERVE_MS, slowestMs * 1.5)) return BUDGET_SPENT;
+        return undefined;
+      });
+      const counts: Record<string, number> = { done: 0, failed: 0, skipped: 0 };
+      for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
+      if (stop.signal.aborted) req.log?.warn({ outcome: counts, reason: String(stop.signal.reason) }, 'import stopped early');
       return { status: 200, headers: {}, body: { dry_run: false, summary: summarize(plan), outcome: counts, items: results } };
+    }).finally(() => {
+      process.off('SIGTERM', onSigterm);
+      res.off('close', onClose);
     });
     sendOutcome(res, outcome);
   });

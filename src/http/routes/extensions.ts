@@ -1,13 +1,14 @@
 import { type IRouter, type Request } from 'express';
 import type { BatchDeleteQuery, ExtensionCreate, ExtensionPatch, GetExtensionQuery, ListExtensionsQuery, UpdateExtensionQuery } from '../../../schemas/types';
-import { ValidationError } from '../../errors';
+import { ConflictError, GatewayError, IdempotencyOutcomeUnknownError, ValidationError } from '../../errors';
+import type { Extension } from '../../contract';
 import * as ops from '../../extensions';
 import type { Tenant } from '../../extensions';
 import { readPage } from '../../paging';
 import { check, validators } from '../../schemas';
 import { requireScope } from '../auth';
 import { audit } from '../guards';
-import { idempotent, sendOutcome } from '../../idempotency';
+import { idempotent, sendOutcome, type StoredAnswer } from '../../idempotency';
 import type { StateStore } from '../../state/store';
 import { tenantFrom } from './tenants';
 
@@ -19,6 +20,21 @@ export function idFrom(req: Request): string {
 
 function body<T>(req: Request, validate: typeof validators.extensionCreate): T {
   return check<T>(validate, req.body ?? {});
+}
+
+/**
+ * A retry of a numbered create whose first outcome was lost: the number holds what the first request sent (its
+ * answer, now), someone else's extension (409, as the first request would have been answered), or nothing (the
+ * create runs again: a number exists once, so it cannot be made twice).
+ */
+async function settleLostCreate(req: Request, tenant: Tenant, input: ExtensionCreate, password: string, created: (ext: Extension) => StoredAnswer): Promise<StoredAnswer | 'run'> {
+  const found = await ops.findOwnCreate(req.ctx, tenant, input, password);
+  if (found === 'absent') return 'run';
+  if (found === 'other') throw new ConflictError(`Extension ${input.extension} already exists in this tenant and was not created by this Idempotency-Key's request.`, [{ pointer: '/extension', detail: 'already exists' }]);
+  if (found === 'unreadable') {
+    throw new IdempotencyOutcomeUnknownError(`The first request with this Idempotency-Key ended without a known outcome, and the backend could not be read to settle it: extension ${input.extension} may exist. Retry later, or check the tenant.`);
+  }
+  return created(found);
 }
 
 export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>, store: StateStore): void {
@@ -40,11 +56,24 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     audit(res, 'extension.create');
     check(validators.query.none, req.query, '/query');
     const input = body<ExtensionCreate>(req, validators.extensionCreate);
-    const outcome = await idempotent(req, tenant.name, store, async () => {
-      const created = await ops.createExtension(req.ctx, tenant, input);
+    // The password is fixed before the key is claimed and kept (sealed) with the claim: a retry that meets a lost
+    // outcome can then tell, by reading the number, whether the extension there is the one this request made.
+    let password = input.password ?? ops.generateSipPassword();
+    const created = (ext: Extension) => ({ status: 201, headers: { location: location(tenant, ext.id) }, body: ops.shape(ext, { includePassword: true }) });
+    const outcome = await idempotent<{ password: string }>(
+      req,
+      tenant.name,
+      store,
       // The one answer that carries the password unasked: the caller has no other way to learn a generated one.
-      return { status: 201, headers: { location: location(tenant, created.id) }, body: ops.shape(created, { includePassword: true }) };
-    });
+      async () => created(await ops.createExtension(req.ctx, tenant, input, undefined, password)),
+      {
+        intent: { password },
+        // A create whose backend answer was lost may have happened; nothing but a refusal is known for sure.
+        uncertain: (err) => !(err instanceof GatewayError) || (err.status >= 500 && err.writeSent !== false),
+        // A numbered create settles a lost outcome by reading its number; an auto-numbered one cannot.
+        ...(input.extension !== undefined ? { resume: (earlier) => settleLostCreate(req, tenant, input, (password = earlier?.password ?? password), created) } : {}),
+      },
+    );
     audit(res, 'extension.create', (outcome.answer.body as { id?: string }).id);
     sendOutcome(res, outcome);
   });
