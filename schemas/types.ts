@@ -577,9 +577,27 @@ export interface TenantConfig {
   auth?: {
     [k: string]: unknown | undefined;
   };
+  limits?: LimitsConfig;
+  /**
+   * HTTP(S) proxy for this tenant's backend calls (http://[user:password@]host:port), overriding HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment; false for none whatever the environment says.
+   */
+  proxy?: string | false;
   tls?: TlsConfig;
   resilience?: ResilienceConfig;
   [k: string]: unknown | undefined;
+}
+/**
+ * Caps on what is read from this tenant's backend in one call: past one, the call is cut (its socket destroyed) and answered 502 backend-unavailable saying the answer was too large.
+ */
+export interface LimitsConfig {
+  /**
+   * Largest answer to a list read (every extension, every ring group, voicemail), in bytes; default 32 MiB (about 35,000 VitalPBX extensions). Reading a list answer holds the event loop, for every tenant, for a time that grows with its records: about 0.3 s for 24 MiB (20,000 VitalPBX extensions), up to 1 s for 30 MiB of minimal records, on a 2-core host. Lower it for small PBXes; raise it with care.
+   */
+  list_bytes?: number;
+  /**
+   * Largest answer to any other call (one extension, a write, a login), in bytes; default 1 MiB.
+   */
+  other_bytes?: number;
 }
 export interface TlsConfig {
   /**

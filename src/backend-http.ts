@@ -1,15 +1,23 @@
 /**
- * One HTTP client per tenant backend. It owns what every vendor shares: keep-alive sockets, the per-call
- * timeout cut to the request's remaining budget, the request id header, redacted call logs, transport
- * faults turned into gateway errors, and waiting out a 429/503 `Retry-After` when the wait fits.
+ * One HTTP client per tenant backend. It owns what every vendor shares: keep-alive sockets, the proxy, the
+ * per-call timeout cut to the request's remaining budget (the body included), caps on what is read, the request
+ * id header, redacted call logs, transport faults turned into gateway errors, and waiting out a 429/503
+ * `Retry-After` when the wait fits (and bounding the one passed on when it does not).
  * It does not interpret vendor status codes or bodies: that is each adapter's client.ts.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { Axios, type AxiosRequestConfig, isAxiosError } from 'axios';
+// HTTP(S) proxies as axios' own http adapter honoured them (HTTPS_PROXY/HTTP_PROXY/NO_PROXY, or a tenant's
+// `proxy`), which the lean adapter does not do by itself: the proxy-agents packages (TooTallNate/proxy-agents,
+// what most of npm uses for this, plain JavaScript with no native build) give a CONNECT tunnel for https targets
+// and absolute-URI requests for http ones, as keep-alive agents; proxy-from-env reads the variables with
+// NO_PROXY's rules exactly as axios does. Version 7 of the agents: later ones are ES modules only.
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { Logger } from 'pino';
 import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, RateLimitedError } from './errors';
-import { leanAdapter } from './lean-adapter';
+import { ANSWER_TOO_LARGE, isBodyTimeout, leanAdapter, type Target } from './lean-adapter';
 import { redactUrl } from './log';
 import { noBackendMetrics, type BackendMetrics } from './metrics';
 import { remainingBudgetMs, type RequestContext } from './request-context';
@@ -27,6 +35,9 @@ export interface BackendRequest {
   data?: unknown;
   /** Safe to send twice (reads, PUT of full state, deletes): retried after a transient failure. */
   idempotent: boolean;
+  /** The answer is a list that grows with the PBX (every extension, every ring group): read up to the tenant's
+   * list cap (`limits.list_bytes`) rather than the cap of any other answer (`limits.other_bytes`). */
+  list?: boolean;
   /** Whether an answer counts against the circuit breaker; default any 5xx but 501. An adapter that knows
    * better (a backend's expired-token 500) says so here. */
   isFailure?: (res: BackendResponse) => boolean;
@@ -56,8 +67,17 @@ export interface BackendHttpOptions {
   baseUrl: string;
   timeoutMs: number;
   logger: Logger;
-  /** Header that carries the gateway's request id to this backend, if it accepts one. */
+  /** Header that carries the gateway's request id to this backend, if it accepts one. A request that sets this
+   * header itself (an id the backend keeps, derived from the gateway's) keeps its own. */
   requestIdHeader?: string;
+  /** Largest answer read from a list call (default 32 MiB) and from any other call (default 1 MiB): past it the
+   * socket is destroyed and the call is a 502 saying the answer was too large. */
+  maxListBytes?: number;
+  maxOtherBytes?: number;
+  /** Proxy for this backend's calls: a URL, or false for none whatever the environment says. Default: the
+   * environment's HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY (lower-case names too), as axios reads them, for any
+   * backend but a loopback one. */
+  proxy?: string | false;
   /** Verify TLS certificates (default true). */
   tlsVerify?: boolean;
   /** Longest Retry-After the gateway waits out itself (default 2000 ms). */
@@ -69,6 +89,32 @@ export interface BackendHttpOptions {
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export const DEFAULT_MAX_LIST_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_OTHER_BYTES = 1024 * 1024;
+/** The longest Retry-After passed on to callers: a backend's "come back in 31 years" is not a useful answer. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- proxy-from-env has no type declarations
+const { getProxyForUrl } = require('proxy-from-env') as { getProxyForUrl(url: string): string };
+
+/** An HTTP-date in one of the three forms RFC 9110 (5.6.7) lets a recipient read: IMF-fixdate, RFC 850, asctime. */
+const HTTP_DATE = /^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/;
+
+/**
+ * A `Retry-After` value in ms, bounded to 0..60 s: delta-seconds (a decimal fraction tolerated) or an HTTP-date.
+ * Anything else (empty, negative, a word, a date in another format) is undefined: ignored, as if not sent.
+ */
+export function parseRetryAfterMs(header: string | undefined, now = Date.now()): number | undefined {
+  if (header === undefined) return undefined;
+  const value = header.trim();
+  let ms: number;
+  if (/^\d+(?:\.\d+)?$/.test(value)) ms = Number(value) * 1000;
+  else if (HTTP_DATE.test(value)) ms = Date.parse(value.endsWith('GMT') ? value.replace(/-/g, ' ') : `${value} GMT`) - now;
+  else return undefined;
+  if (Number.isNaN(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
 
 /** A connection that failed before the backend could act: safe to try again for a call that may be repeated. */
 function isTransient(err: Error): boolean {
@@ -112,11 +158,9 @@ export class BackendHttp {
     this.axios = new Axios({
       baseURL: opts.baseUrl.replace(/\/+$/, '') + '/',
       // Keep-alive per backend: one TLS handshake serves many calls. The lean adapter is one http.request: no
-      // redirects, no decompression (the gateway asks for identity encoding), no proxy lookup per call.
-      adapter: leanAdapter({
-        http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-        https: new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: opts.tlsVerify ?? true }),
-      }),
+      // redirects, no decompression (the gateway asks for identity encoding); the proxy is looked up once per
+      // origin, not per call.
+      adapter: leanAdapter({ agentFor: this.agentFor(opts), rejectUnauthorized: opts.tlsVerify ?? true }),
     });
     const r = opts.resilience ?? {};
     this.breaker = new CircuitBreaker(r.breakerFailures ?? 5, r.breakerOpenMs ?? 30_000, {
@@ -132,6 +176,38 @@ export class BackendHttp {
     });
     this.bulkhead = new Bulkhead(r.maxConcurrent ?? 16, r.maxQueued ?? 64);
     this.retries = r.retries ?? 2;
+  }
+
+  /** The agent per target origin: the keep-alive agents, or a proxy's (one per proxy and scheme), chosen once per
+   * origin (the base URL's, and a login URL's elsewhere). */
+  private agentFor(opts: BackendHttpOptions): (target: Target) => http.Agent {
+    const direct = {
+      http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+      https: new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: opts.tlsVerify ?? true }),
+    };
+    const byOrigin = new Map<string, http.Agent>();
+    const byProxy = new Map<string, http.Agent>();
+    return (t) => {
+      const origin = `${t.secure ? 'https' : 'http'}://${t.hostname.includes(':') ? `[${t.hostname}]` : t.hostname}${t.port ? `:${t.port}` : ''}`;
+      let agent = byOrigin.get(origin);
+      if (agent) return agent;
+      // The environment's proxy is not for a loopback backend (a proxy elsewhere would reach its own loopback): the
+      // demo's and the tests' in-process simulators stay direct. A tenant's own `proxy` applies to any backend.
+      const proxy = opts.proxy === false ? '' : (opts.proxy ?? (isLoopback(t.hostname) ? '' : getProxyForUrl(`${origin}/`)));
+      if (!proxy) agent = t.secure ? direct.https : direct.http;
+      else {
+        const key = `${t.secure}:${proxy}`;
+        agent = byProxy.get(key);
+        if (!agent) {
+          agent = t.secure ? new HttpsProxyAgent(proxy, { keepAlive: true, maxSockets: 64 }) : new HttpProxyAgent(proxy, { keepAlive: true, maxSockets: 64 });
+          byProxy.set(key, agent);
+        }
+        const u = new URL(proxy);
+        opts.logger.info({ backend: this.backend, target: origin, proxy: `${u.protocol}//${u.host}` }, 'backend calls go through a proxy');
+      }
+      byOrigin.set(origin, agent);
+      return agent;
+    };
   }
 
   /** Adapters report their logins and token renewals here (metrics). */
@@ -184,7 +260,7 @@ export class BackendHttp {
         }
         this.breaker.exit(probe, judge(res));
         // A proxy's 502/503/504 without Retry-After: the backend never saw the call, so it may be sent again.
-        if (attempt < retries && TRANSIENT_STATUS.has(res.status) && !res.headers['retry-after']) {
+        if (attempt < retries && TRANSIENT_STATUS.has(res.status) && parseRetryAfterMs(res.headers['retry-after']) === undefined) {
           await this.sleep(backoffMs(attempt));
           continue;
         }
@@ -195,15 +271,12 @@ export class BackendHttp {
     }
   }
 
-  /** `Retry-After` in ms when the answer is a 429, or a 503 that carries one; undefined otherwise. */
+  /** `Retry-After` in ms (at most 60 s) when the answer is a 429, or a 503 that carries a readable one; a 429
+   * without one (or with garbage) means 1 s; undefined otherwise. */
   private retryAfterMs(res: BackendResponse): number | undefined {
     if (res.status !== 429 && res.status !== 503) return undefined;
-    const header = res.headers['retry-after'];
-    if (header === undefined) return res.status === 429 ? 1000 : undefined;
-    const seconds = Number(header);
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-    const at = Date.parse(header);
-    return Number.isFinite(at) ? Math.max(0, at - Date.now()) : 1000;
+    const ms = parseRetryAfterMs(res.headers['retry-after']);
+    return ms ?? (res.status === 429 ? 1000 : undefined);
   }
 
   private async send(req: BackendRequest): Promise<BackendResponse> {
@@ -212,7 +285,9 @@ export class BackendHttp {
     if (remaining <= 0) throw new BackendTimeoutError(this.backend, 'The request ran out of time before the backend was called.');
     const timeout = Math.max(1, Math.min(this.opts.timeoutMs, remaining));
     const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'identity', ...req.headers };
-    if (this.opts.requestIdHeader) headers[this.opts.requestIdHeader] = ctx.requestId;
+    const idHeader = this.opts.requestIdHeader;
+    if (idHeader && !hasHeader(req.headers, idHeader)) headers[idHeader] = ctx.requestId;
+    const maxBytes = req.list ? (this.opts.maxListBytes ?? DEFAULT_MAX_LIST_BYTES) : (this.opts.maxOtherBytes ?? DEFAULT_MAX_OTHER_BYTES);
     let data = req.data;
     if (data !== undefined && typeof data !== 'string') {
       data = JSON.stringify(data);
@@ -221,7 +296,7 @@ export class BackendHttp {
     const started = performance.now();
     const logUrl = redactUrl(req.url);
     try {
-      const call: AxiosRequestConfig = { method: req.method, url: withQuery(req.url.replace(/^\//, ''), req.params), headers, timeout };
+      const call: AxiosRequestConfig = { method: req.method, url: withQuery(req.url.replace(/^\//, ''), req.params), headers, timeout, maxContentLength: maxBytes };
       if (data !== undefined) call.data = data;
       const res = await this.axios.request<string>(call);
       const elapsed = performance.now() - started;
@@ -236,13 +311,29 @@ export class BackendHttp {
       const code = isAxiosError(err) ? err.code : undefined;
       this.opts.logger.warn({ req_id: ctx.requestId, backend: this.backend, method: req.method, url: logUrl, code, ms }, 'backend call failed');
       const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED';
-      this.metrics.call(timedOut ? 'timeout' : 'network_error', elapsed / 1000);
+      const tooLarge = code === ANSWER_TOO_LARGE;
+      this.metrics.call(timedOut ? 'timeout' : tooLarge ? 'server_error' : 'network_error', elapsed / 1000);
+      if (tooLarge) {
+        const setting = req.list ? 'limits.list_bytes' : 'limits.other_bytes';
+        throw new BackendUnavailableError(this.backend, `The backend's answer was too large: more than the ${maxBytes} bytes this tenant reads from one call (${setting}).`, { cause: err });
+      }
       if (timedOut) {
-        throw new BackendTimeoutError(this.backend, `The backend did not answer within ${timeout} ms.`, { cause: err });
+        const detail = isBodyTimeout(err) ? `The backend's answer did not arrive in full within ${timeout} ms.` : `The backend did not answer within ${timeout} ms.`;
+        throw new BackendTimeoutError(this.backend, detail, { cause: err });
       }
       throw new BackendUnavailableError(this.backend, `The backend could not be reached (${code ?? 'network error'}).`, { cause: err });
     }
   }
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/** Whether a header is among these, whatever its case. */
+function hasHeader(headers: Record<string, string> | undefined, name: string): boolean {
+  if (!headers) return false;
+  const lower = name.toLowerCase();
+  for (const k in headers) if (k.toLowerCase() === lower) return true;
+  return false;
 }
 
 /** The query string built once here rather than by axios' generic serializer on every call. */

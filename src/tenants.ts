@@ -4,9 +4,10 @@
  */
 import type { Logger } from 'pino';
 import { BackendHttp, type ResilienceOptions } from './backend-http';
-import type { ResilienceConfig } from '../schemas/types';
+import type { LimitsConfig, ResilienceConfig } from '../schemas/types';
 import type { Config, Registry } from './config';
 import type { Tenant } from './extensions';
+import { registerSecret } from './log';
 import type { Metrics } from './metrics';
 import { MemoryStore, type StateStore } from './state/store';
 
@@ -29,6 +30,9 @@ export function buildTenants(config: Config, registry: Registry, logger: Logger,
     const tenantConfig = { ...entry, ...(override ?? {}), base_url: override?.base_url ?? entry.base_url ?? '' };
     const tenantLogger = logger.child({ tenant: name, backend: entry.backend });
     const tls = entry.tls as { verify?: boolean } | undefined;
+    const limits = entry.limits as LimitsConfig | undefined;
+    const proxy = entry.proxy as string | false | undefined;
+    if (typeof proxy === 'string') registerProxySecret(proxy);
     const http = new BackendHttp({
       backend: entry.backend,
       baseUrl: tenantConfig.base_url,
@@ -36,6 +40,9 @@ export function buildTenants(config: Config, registry: Registry, logger: Logger,
       logger: tenantLogger,
       requestIdHeader: 'x-request-id',
       tlsVerify: tls?.verify ?? true,
+      maxListBytes: limits?.list_bytes,
+      maxOtherBytes: limits?.other_bytes,
+      proxy,
       sleep: opts.sleep,
       resilience: resilienceOf(entry.resilience as ResilienceConfig | undefined),
       metrics: opts.metrics?.forBackend(name, entry.backend),
@@ -57,6 +64,16 @@ export function namespaced(store: StateStore, prefix: string): StateStore {
     increment: (k, ttl) => store.increment(prefix + k, ttl),
     close: async () => undefined,
   };
+}
+
+/** A proxy URL's password is a credential: kept out of every log line like the backends' own. */
+function registerProxySecret(proxy: string): void {
+  try {
+    const password = decodeURIComponent(new URL(proxy).password);
+    if (password) registerSecret(password);
+  } catch {
+    // not a URL: the schema refuses it before this runs
+  }
 }
 
 function resilienceOf(r: ResilienceConfig | undefined): ResilienceOptions {

@@ -43,7 +43,7 @@ class VitalpbxAdapter implements PbxAdapter {
   }
 
   async listExtensions(ctx: RequestContext): Promise<ListPage> {
-    const data = await this.client.get(ctx, 'extensions', 'extensions');
+    const data = await this.client.get(ctx, 'extensions', 'extensions', { list: true });
     if (!Array.isArray(data)) throw new BackendUnavailableError(this.backend, 'VitalPBX answered the list without an array.');
     // No paging on VitalPBX: all of them, in a stable order (by extension_id) for the gateway's own paging.
     const items = data.filter(isRecord).map((r) => this.canonical(r));
@@ -80,7 +80,7 @@ class VitalpbxAdapter implements PbxAdapter {
     return toCallSummary(await this.client.get(ctx, this.path(id, '/cdr_summary'), `extension '${id}'`));
   }
   async listVoicemail(ctx: RequestContext, id: string) {
-    return toVoicemail(await this.client.get(ctx, this.path(id, '/voicemail_records'), `extension '${id}'`));
+    return toVoicemail(await this.client.get(ctx, this.path(id, '/voicemail_records'), `extension '${id}'`, { list: true }));
   }
 }
 

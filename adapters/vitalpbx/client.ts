@@ -22,14 +22,16 @@ export class VitalpbxClient {
     private readonly auth: VitalpbxAuth,
   ) {}
 
-  /** GET a path under /api/v2 and return the envelope's `data`. `what` names the resource for 404s. */
-  async get(ctx: RequestContext, path: string, what: string): Promise<unknown> {
+  /** GET a path under /api/v2 and return the envelope's `data`. `what` names the resource for 404s; `list` marks a
+   * read whose answer grows with the PBX (read up to the tenant's list cap). */
+  async get(ctx: RequestContext, path: string, what: string, opts: { list?: boolean } = {}): Promise<unknown> {
     const res = await this.http.request({
       ctx,
       method: 'GET',
       url: path,
       headers: { 'app-key': this.auth.app_key, tenant: String(this.auth.tenant) },
       idempotent: true,
+      list: opts.list,
     });
     const body = safeParse(res.text);
     const envelopeOk = isRecord(body) && body.status === 'success';

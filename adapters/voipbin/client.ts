@@ -103,20 +103,12 @@ export class VoipbinClient {
   }
 
   async call(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {
-    return this.send(this.backendContext(ctx), method, path, opts);
-  }
-
-  /**
-   * The context the backend calls carry: the request's, with the request id VoIPBIN keeps. The id is also sent as
-   * the `x-request-id` header of each BackendRequest. (BackendHttp sets that header from the context's id after
-   * the request's own headers, so the context has to carry it too; its call log lines then show the derived id,
-   * and this debug line, once per call, ties it to the gateway's.)
-   */
-  private backendContext(ctx: RequestContext): RequestContext {
+    // Each BackendRequest carries the id VoIPBIN keeps as its own `x-request-id` header (BackendHttp leaves a
+    // request's own id header alone); when it differs from the gateway's, this debug line, once per call, ties the
+    // two together (the call log lines show the gateway's).
     const id = backendRequestId(ctx.requestId);
-    if (id === ctx.requestId) return ctx;
-    this.logger?.debug({ req_id: ctx.requestId, backend_request_id: id }, 'VoIPBIN request id');
-    return { ...ctx, requestId: id };
+    if (id !== ctx.requestId) this.logger?.debug({ req_id: ctx.requestId, backend_request_id: id }, 'VoIPBIN request id');
+    return this.send(ctx, method, path, opts);
   }
 
   private async send(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions): Promise<unknown> {
@@ -153,7 +145,7 @@ export class VoipbinClient {
    * and refused), a JWT as Bearer. */
   private backendRequest(ctx: RequestContext, method: BackendRequest['method'], path: string, opts: CallOptions, token: string | undefined): BackendRequest {
     const params = { ...opts.params };
-    const headers: Record<string, string> = { 'x-request-id': ctx.requestId };
+    const headers: Record<string, string> = { 'x-request-id': backendRequestId(ctx.requestId) };
     if ('accesskey' in this.auth) params.accesskey = this.auth.accesskey;
     else headers.authorization = `Bearer ${token}`;
     return { ctx, method, url: path, params, headers, data: opts.data, idempotent: opts.idempotent };
@@ -184,7 +176,7 @@ export class VoipbinClient {
   private async doLogin(ctx: RequestContext): Promise<string> {
     if (!('username' in this.auth)) throw new BackendAuthFailedError(BACKEND, 'VoIPBIN refused the configured token.');
     const { username, password } = this.auth;
-    const res = await this.http.request({ ctx, method: 'POST', url: this.loginUrl, headers: { 'x-request-id': ctx.requestId }, data: { username, password }, idempotent: false });
+    const res = await this.http.request({ ctx, method: 'POST', url: this.loginUrl, headers: { 'x-request-id': backendRequestId(ctx.requestId) }, data: { username, password }, idempotent: false });
     // Any login failure, bad credentials included, is a bare 400 with an empty body.
     if (res.status !== 200) throw new BackendAuthFailedError(BACKEND, `VoIPBIN refused the gateway's login (HTTP ${res.status}).`);
     const body = parseJsonBody(BACKEND, res) as { token?: unknown } | undefined;
