@@ -68,8 +68,12 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
     // is asked to stop: the rows not started are answered `not_done`, and the answer (with its audit line) is
     // written whatever happened.
     const stop = new AbortController();
+    let left = false;
+    let counts: Record<string, number> | undefined;
     const onClose = () => {
-      if (!res.writableFinished) stop.abort('the client closed the connection before the import finished; this row was not started');
+      if (res.writableFinished) return;
+      left = true;
+      stop.abort('the client closed the connection before the import finished; this row was not started');
     };
     const onSigterm = () => stop.abort('the gateway is shutting down; this row was not started');
     res.on('close', onClose);
@@ -93,13 +97,21 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
         if (remainingBudgetMs(req.ctx) < Math.max(IMPORT_RESERVE_MS, slowestMs * 1.5)) return BUDGET_SPENT;
         return undefined;
       });
-      const counts: Record<string, number> = { done: 0, failed: 0, skipped: 0 };
+      counts = { done: 0, failed: 0, skipped: 0 };
       for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
       if (stop.signal.aborted) req.log?.warn({ outcome: counts, reason: String(stop.signal.reason) }, 'import stopped early');
       return { status: 200, headers: {}, body: { dry_run: false, summary: summarize(plan), outcome: counts, items: results } };
     }).finally(() => {
       process.off('SIGTERM', onSigterm);
       res.off('close', onClose);
+      // The caller left: no answer will be sent, so the usual audit line (written with the answer) would not be.
+      // Say what the import did here, once, when it has stopped.
+      if (left) {
+        req.log?.info(
+          { audit: true, key_id: req.apiKey?.id, tenant: tenant.name, operation: dryRun ? 'extension.import_plan' : 'extension.import', status: 499, outcome: 'client_closed', rows: counts },
+          'audit',
+        );
+      }
     });
     sendOutcome(res, outcome);
   });
