@@ -171,6 +171,21 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${actualPort}`;
   logger.info({ url, tenants: [...current.tenants.keys()] }, 'pbx-gateway listening');
+  /** Build the new generation first (a fault throws here, with nothing applied), then swap everything at once. */
+  let reloading: Promise<unknown> = Promise.resolve();
+  async function swapIn(next: Config): Promise<void> {
+    const old = current;
+    // Build first (a fault throws here, with nothing applied), then swap everything at once.
+    const built = await generation(next, old);
+    if (next.server.host !== old.config.server.host || next.server.port !== old.config.server.port || next.state.redis_url !== old.config.state.redis_url || next.server.heap_growing_percent !== old.config.server.heap_growing_percent) {
+      logger.warn('server host, port, heap_growing_percent and state take effect at the next restart');
+    }
+    logger.level = next.logging.level;
+    current = built;
+    logger.info({ tenants: [...current.tenants.keys()] }, 'configuration reloaded');
+    void retire(old, current, old.config.server.shutdown_grace_ms);
+  }
+
   return {
     server,
     url,
@@ -178,17 +193,11 @@ export async function startGateway(config: Config, reg: Registry = registry, env
     get config() {
       return current.config;
     },
-    async reload(next) {
-      const old = current;
-      // Build first (a fault throws here, with nothing applied), then swap everything at once.
-      const built = await generation(next, old);
-      if (next.server.host !== old.config.server.host || next.server.port !== old.config.server.port || next.state.redis_url !== old.config.state.redis_url || next.server.heap_growing_percent !== old.config.server.heap_growing_percent) {
-        logger.warn('server host, port, heap_growing_percent and state take effect at the next restart');
-      }
-      logger.level = next.logging.level;
-      current = built;
-      logger.info({ tenants: [...current.tenants.keys()] }, 'configuration reloaded');
-      void retire(old, current, old.config.server.shutdown_grace_ms);
+    reload(next) {
+      // One reload at a time: a second SIGHUP during a first builds on what the first swapped in.
+      const run = reloading.then(() => swapIn(next));
+      reloading = run.catch(() => undefined);
+      return run;
     },
     async close(graceMs = current.config.server.shutdown_grace_ms) {
       const closed = new Promise<void>((r) => server.close(() => r()));
