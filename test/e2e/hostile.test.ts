@@ -118,8 +118,8 @@ describe('a hostile backend', () => {
   });
 
   it('another tenant is answered while a huge answer streams in, before it is cut', async () => {
-    // 64 KiB every 10 ms: the 4 MiB cap is reached after about 0.6 s.
-    hostile.mode = { kind: 'huge', bytes: 256 * MiB, intervalMs: 10 };
+    // 64 KiB every 25 ms: the 4 MiB cap is reached after about 1.6 s.
+    hostile.mode = { kind: 'huge', bytes: 256 * MiB, intervalMs: 25 };
     const slow = timed('/v1/tenants/hostile/extensions');
     while (!hostile.served[0]?.bytesSent) await new Promise((r) => setTimeout(r, 5));
     const other = await timed('/v1/tenants/cloud/extensions');
