@@ -632,4 +632,8 @@ export interface StateConfig {
    * Share idempotency records, backend sessions and rate-limit counters through Redis; default in memory.
    */
   redis_url?: string;
+  /**
+   * An operator secret mixed (with the API key the caller presents) into the key that seals kept idempotent answers, so the store's contents cannot be read with the store and the config file alone. Give it from the environment (${PBX_GATEWAY_STATE_KEY}); changing it makes kept answers unreadable (their keys are answered 422).
+   */
+  encryption_key?: string;
 }

@@ -16,7 +16,7 @@ export type Registry = Readonly<Record<string, AdapterFactory>>;
 
 export interface Config {
   server: { host: string; port: number; request_budget_ms: number; body_limit: string; shutdown_grace_ms: number; heap_growing_percent: number; rate_limit: RateLimitConfig };
-  state: { redis_url?: string };
+  state: { redis_url?: string; encryption_key?: string };
   logging: { level: string };
   api_keys: ApiKeyConfig[];
   tenants: Record<string, TenantConfig>;
@@ -177,7 +177,8 @@ export function secretValues(v: unknown, out: string[] = []): string[] {
 export function configSecrets(config: Config): string[] {
   const keys = config.api_keys.map((k) => k.key).filter((k): k is string => k !== undefined);
   const redis = config.state.redis_url ? [new URL(config.state.redis_url).password].filter(Boolean) : [];
-  return [...keys, ...redis, ...Object.values(config.tenants).flatMap((t) => secretValues(t.auth))];
+  const sealing = config.state.encryption_key ? [config.state.encryption_key] : [];
+  return [...keys, ...redis, ...sealing, ...Object.values(config.tenants).flatMap((t) => secretValues(t.auth))];
 }
 
 /** SHA-256 of an API key, from the key itself or as configured (`key_sha256`), lower-case hex. */
