@@ -53,19 +53,19 @@ class IssabelAdapter implements PbxAdapter {
   }
 
   private async existingNumbers(ctx: RequestContext): Promise<Set<string>> {
-    const rows = await this.client.results(ctx, 'extensions');
+    const rows = await this.client.results(ctx, 'extensions', { list: true });
     return new Set(rows.filter(isRecord).map((r) => str(r.extension) ?? ''));
   }
 
   /** Every number the PBX's extensions and ring groups use: one plan for both (dialplan conflicts otherwise). */
   private async usedNumbers(ctx: RequestContext): Promise<{ extensions: Set<string>; ringGroups: Set<string> }> {
-    const [extensions, groups] = await Promise.all([this.existingNumbers(ctx), this.client.results(ctx, 'ringgroups')]);
+    const [extensions, groups] = await Promise.all([this.existingNumbers(ctx), this.client.results(ctx, 'ringgroups', { list: true })]);
     return { extensions, ringGroups: new Set(groups.filter(isRecord).map((r) => str(r.extension) ?? str(r.id) ?? '')) };
   }
 
   async listExtensions(ctx: RequestContext): Promise<ListPage> {
     // No paging on Issabel: all of them, by number, for the gateway's own paging.
-    const rows = await this.client.results(ctx, 'extensions');
+    const rows = await this.client.results(ctx, 'extensions', { list: true });
     return { items: rows.filter(isRecord).map((r) => this.canonical(r)).sort(byNumber), next: null };
   }
 
@@ -198,7 +198,7 @@ class IssabelAdapter implements PbxAdapter {
    */
   private async reloadPbx(ctx: RequestContext): Promise<boolean> {
     try {
-      const groups = (await this.client.results(ctx, 'ringgroups')).filter(isRecord);
+      const groups = (await this.client.results(ctx, 'ringgroups', { list: true })).filter(isRecord);
       const group = groups.map((r) => str(r.extension) ?? str(r.id)).find((n): n is string => !!n && isNumber(n));
       if (group) {
         await this.client.call(ctx, 'PUT', `ringgroups/${group}`, { data: {}, idempotent: true });
@@ -229,7 +229,7 @@ class IssabelAdapter implements PbxAdapter {
   }
 
   async listRingGroups(ctx: RequestContext): Promise<RingGroup[]> {
-    const rows = await this.client.results(ctx, 'ringgroups', { params: { fields: '*' } });
+    const rows = await this.client.results(ctx, 'ringgroups', { params: { fields: '*' }, list: true });
     return rows.filter(isRecord).map((r) => this.ringGroup(r)).sort(byNumber);
   }
 

@@ -46,6 +46,8 @@ export interface CallOptions {
   /** For a 404 answer: what was not found. */
   what?: string;
   sources?: SourceMap;
+  /** A read of a whole collection: held to the tenant's larger answer-size cap. */
+  list?: boolean;
 }
 
 export class IssabelClient {
@@ -95,7 +97,7 @@ export class IssabelClient {
     const data = method === 'GET' ? undefined : (opts.data ?? {});
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (data !== undefined) headers['content-type'] = 'application/json';
-    return this.http.request({ ctx, method, url: path, params: opts.params, data, headers, idempotent: opts.idempotent, isFailure: isBackendFailure });
+    return this.http.request({ ctx, method, url: path, params: opts.params, data, headers, idempotent: opts.idempotent, isFailure: isBackendFailure, list: opts.list });
   }
 
   private async validSession(ctx: RequestContext): Promise<Session> {

@@ -92,6 +92,15 @@ describe('Issabel tokens', () => {
   });
 });
 
+describe('Issabel lists', () => {
+  it('a list larger than the single-answer cap (1 MiB) is read under the list cap', async () => {
+    const { sim, app } = await setup();
+    sim.seed(Array.from({ length: 9000 }, (_, i) => ({ extension: String(20000 + i), name: `Bulk extension number ${i}`, secret: `Bulk-Secret-${i}-0123456789` })));
+    const res = await request(app).get(`${ext}?page_size=500`).set(auth).expect(200);
+    expect(res.body.items).toHaveLength(500);
+  });
+});
+
 describe('Issabel errors carry none of its text', () => {
   it('a database error is read by its SQLSTATE, not its status (pbxapi maps them the wrong way round), and its SQL never passes', async () => {
     const { app } = await setup();
