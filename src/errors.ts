@@ -22,9 +22,10 @@ export abstract class GatewayError extends Error {
   retryAfterSeconds?: number;
   /**
    * Whether a write of the failed operation may have reached the backend. `false` is a promise that nothing
-   * that writes was sent (the failure came from a read before the write, or before any call left the gateway):
-   * set by backend-http or an adapter, read by the core to tell a failed create from one whose answer was lost.
-   * Left undefined when not known: the core then assumes a write may have been sent.
+   * that writes was sent with this request context (the failure came from a read before the write, or before
+   * any call left the gateway): set by backend-http (which sees every call and its context; the core gives each
+   * create a context object of its own) or by an adapter, read by the core to tell a create that failed from one
+   * whose answer was lost. Left undefined when not known: the core then assumes a write may have been sent.
    */
   writeSent?: boolean;
 

@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter, RingGroupCreate, RingGroupPatch, WriteOptions } from './contract';
 import { asGatewayError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, ConflictError, NotFoundError, OutcomeUncertainError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
 import { allExtensions } from './paging';
-import { newRequestContext, type RequestContext } from './request-context';
+import { newRequestContext, remainingBudgetMs, type RequestContext } from './request-context';
 import type { ExtensionCreate } from '../schemas/types';
 import type { BackendHttp } from './backend-http';
 
@@ -89,7 +89,9 @@ export async function createExtension(ctx: RequestContext, tenant: Tenant, body:
     throw err;
   }
   try {
-    const created = await tenant.adapter.createExtension(ctx, { ...body, password }, opts);
+    // A context object of this create's own (same id, same deadline): whatever the backend client notes per
+    // context (whether a write was sent with it, see GatewayError.writeSent) is about this create alone.
+    const created = await tenant.adapter.createExtension({ ...ctx }, { ...body, password }, opts);
     return { ...created, password };
   } catch (err) {
     if (!(err instanceof BackendTimeoutError || err instanceof BackendUnavailableError) || err instanceof OutcomeUncertainError) throw err;
@@ -134,9 +136,12 @@ export async function findOwnCreate(ctx: RequestContext, tenant: Tenant, body: E
   return ours ? { ...found, password } : found.password === undefined ? 'unreadable' : 'other';
 }
 
-/** Look for an extension by number, with a short budget of its own (the request's may be spent). */
+/**
+ * Look for an extension by number. Its budget is what is left of the request's, but at least 2 s (a create that
+ * timed out has spent it all, and a lost answer is worth one look) and at most RECONCILE_BUDGET_MS.
+ */
 async function reconcile(ctx: RequestContext, tenant: Tenant, number: string): Promise<Extension | undefined | 'unreadable'> {
-  const own = newRequestContext(ctx.requestId, RECONCILE_BUDGET_MS);
+  const own = newRequestContext(ctx.requestId, Math.min(RECONCILE_BUDGET_MS, Math.max(remainingBudgetMs(ctx), 2000)));
   try {
     for await (const ext of allExtensions(own, tenant.adapter)) if (ext.extension === number) return await tenant.adapter.getExtension(own, ext.id);
     return undefined;

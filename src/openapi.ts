@@ -53,7 +53,7 @@ const collection = (item: Json, paged = false) => ({
 });
 
 const PLAN_ITEM = { type: 'object', required: ['row', 'extension', 'action'], properties: { row: { type: 'integer' }, extension: { type: ['string', 'null'] }, action: { enum: ['create', 'update', 'skip', 'conflict', 'invalid'] }, reason: { type: 'string' }, changes: { type: 'object' }, lossy: { type: 'array', items: { type: 'string' } }, target_id: { type: 'string' } } };
-const ITEM_RESULT = { type: 'object', required: ['row', 'extension', 'action', 'status'], properties: { row: { type: 'integer' }, extension: { type: ['string', 'null'] }, action: { type: 'string' }, status: { enum: ['done', 'failed', 'skipped'] }, id: { type: 'string' }, error: ref('Problem') } };
+const ITEM_RESULT = { type: 'object', required: ['row', 'extension', 'action', 'status'], properties: { row: { type: 'integer' }, extension: { type: ['string', 'null'] }, action: { type: 'string' }, status: { enum: ['done', 'failed', 'skipped', 'not_done'] }, id: { type: 'string' }, reason: { type: 'string' }, error: ref('Problem') } };
 const PLAN_OR_RESULTS = { type: 'object', required: ['dry_run', 'summary', 'items'], properties: { dry_run: { type: 'boolean' }, summary: { type: 'object' }, outcome: { type: 'object' }, items: { type: 'array', items: { anyOf: [PLAN_ITEM, ITEM_RESULT] } } } };
 const MIGRATION = { type: 'object', required: ['id', 'from', 'to', 'status', 'progress', 'items', 'results'], properties: { id: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, status: { enum: ['running', 'done', 'failed', 'interrupted'] }, progress: { type: 'object' }, summary: { type: 'object' }, items: { type: 'array', items: PLAN_ITEM }, results: { type: 'array', items: ITEM_RESULT } } };
 

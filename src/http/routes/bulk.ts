@@ -79,7 +79,7 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
     res.on('close', onClose);
     // Only beside a shutdown handler of the process's own (main.ts): a listener of ours alone would keep it alive.
     if (process.listenerCount('SIGTERM') > 0) process.once('SIGTERM', onSigterm);
-    const outcome = await idempotent(req, tenant.name, store, async () => {
+    const work = async () => {
       const plan = planItems(desired, await existingByNumber(req.ctx, tenant), tenant.adapter.capabilities, q.on_conflict ?? 'fail');
       if (dryRun) return { status: 200, headers: {}, body: { dry_run: true, summary: summarize(plan), items: plan } };
       const accepted = (q.accept_loss ?? '').split(',').filter(Boolean);
@@ -101,7 +101,13 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
       for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
       if (stop.signal.aborted) req.log?.warn({ outcome: counts, reason: String(stop.signal.reason) }, 'import stopped early');
       return { status: 200, headers: {}, body: { dry_run: false, summary: summarize(plan), outcome: counts, items: results } };
-    }).finally(() => {
+    };
+    let outcome;
+    try {
+      // A first run whose outcome was lost is run again: a re-run plans against what is there now, so nothing is
+      // created twice.
+      outcome = await idempotent(req, tenant.name, store, work, { resume: async () => 'run' });
+    } finally {
       process.off('SIGTERM', onSigterm);
       res.off('close', onClose);
       // The caller left: no answer will be sent, so the usual audit line (written with the answer) would not be.
@@ -112,7 +118,7 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
           'audit',
         );
       }
-    });
+    }
     sendOutcome(res, outcome);
   });
 

@@ -86,7 +86,8 @@ export function extensionRoutes(router: IRouter, tenants: ReadonlyMap<string, Te
     const bad = ids.findIndex((id) => id === '');
     if (bad >= 0) throw new ValidationError([{ pointer: '/query/ids', detail: `id number ${bad + 1} is empty` }]);
     if (ids.length > MAX_BATCH) throw new ValidationError([{ pointer: '/query/ids', detail: `at most ${MAX_BATCH} ids per call` }]);
-    const outcome = await idempotent(req, tenant.name, store, async () => ({ status: 200, headers: {}, body: { results: await ops.deleteExtensions(req.ctx, tenant, ids) } }));
+    // Deleting again is harmless: a first run whose outcome was lost is simply run again.
+    const outcome = await idempotent(req, tenant.name, store, async () => ({ status: 200, headers: {}, body: { results: await ops.deleteExtensions(req.ctx, tenant, ids) } }), { resume: async () => 'run' });
     sendOutcome(res, outcome);
   });
 
