@@ -148,7 +148,7 @@ export async function idempotent<I = unknown>(req: Request, tenant: string, stor
       );
     }
     // Take the record over (only one retry settles it), then find out.
-    await store.deleteIfEquals?.(name, raw!).catch((err) => Promise.reject(asStateError(err)));
+    await release(store, name, raw!).catch((err) => Promise.reject(asStateError(err)));
     claim = JSON.stringify({ ...(JSON.parse(newClaim()) as Record_), ...(existing.intent ? { intent: existing.intent } : {}) });
     if (!(await claimKey(store, name, claim))) throw new IdempotencyConflictError('Another request with this Idempotency-Key is settling its outcome; retry shortly.');
     let earlier: I | undefined;
