@@ -16,7 +16,7 @@ import { Axios, type AxiosRequestConfig, isAxiosError } from 'axios';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { Logger } from 'pino';
-import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, RateLimitedError } from './errors';
+import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, GatewayError, RateLimitedError } from './errors';
 import { ANSWER_TOO_LARGE, isBodyTimeout, leanAdapter, type Target } from './lean-adapter';
 import { redactUrl } from './log';
 import { noBackendMetrics, type BackendMetrics } from './metrics';
@@ -266,10 +266,18 @@ export class BackendHttp {
         }
         return res;
       }
+    } catch (err) {
+      // Whether anything but a read left the gateway with this request context: a failure before any did is
+      // known to have written nothing (a create's caller may then say so plainly, instead of "uncertain").
+      if (err instanceof GatewayError && err.writeSent === undefined && !this.wroteWith.has(req.ctx)) err.writeSent = false;
+      throw err;
     } finally {
       this.bulkhead.release();
     }
   }
+
+  /** Request contexts with which a call other than a GET was sent (see GatewayError.writeSent). */
+  private readonly wroteWith = new WeakSet<RequestContext>();
 
   /** `Retry-After` in ms (at most 60 s) when the answer is a 429, or a 503 that carries a readable one; a 429
    * without one (or with garbage) means 1 s; undefined otherwise. */
@@ -293,6 +301,7 @@ export class BackendHttp {
       data = JSON.stringify(data);
       headers['content-type'] ??= 'application/json';
     }
+    if (req.method !== 'GET') this.wroteWith.add(ctx);
     const started = performance.now();
     const logUrl = redactUrl(req.url);
     try {

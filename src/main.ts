@@ -82,11 +82,11 @@ export interface RunningGateway {
 }
 
 /** Redis when the config names one (several instances act as one), else memory (one process). */
-export async function createStore(config: Config): Promise<StateStore> {
+export async function createStore(config: Config, logger?: Logger): Promise<StateStore> {
   if (!config.state.redis_url) return new MemoryStore();
   // Loaded only when a config names Redis: its client is several megabytes of resident memory otherwise unused.
   const { RedisStore } = await import('./state/redis');
-  return new RedisStore(config.state.redis_url);
+  return new RedisStore(config.state.redis_url, { encryptionKey: config.state.encryption_key, logger });
 }
 
 interface Generation {
@@ -111,7 +111,7 @@ function applyHeapGrowth(percent: number): void {
 export async function startGateway(config: Config, reg: Registry = registry, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
   applyHeapGrowth(config.server.heap_growing_percent);
   const logger = createLogger({ level: config.logging.level });
-  const store = await createStore(config);
+  const store = await createStore(config, logger);
   const metrics = new Metrics();
 
   /** Everything that follows from one config: simulators, tenants with their backend clients, the app. Nothing

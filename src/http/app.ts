@@ -111,13 +111,16 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
     req.log = new RequestLog(deps.logger, { req_id: requestId });
     const started = performance.now();
-    res.on('finish', () => {
+    // On 'close', which also comes when the client went away before the answer was sent: that request is logged
+    // too, as 499 (no answer reached the client).
+    res.on('close', () => {
       const elapsed = performance.now() - started;
+      const status = res.writableFinished ? res.statusCode : 499;
       // Route patterns only (never the ids in the URL); requests that matched no route share one label.
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      metrics.request({ route, method: req.method, status: res.statusCode, tenant: (res.locals.tenant as string | undefined) ?? '' }, elapsed / 1000);
+      metrics.request({ route, method: req.method, status, tenant: (res.locals.tenant as string | undefined) ?? '' }, elapsed / 1000);
       if (accessLog.isLevelEnabled('info')) {
-        accessLog.info({ req_id: requestId, key_id: req.apiKey?.id, method: req.method, url: keys.redactCredentials(redactUrl(req.originalUrl), presentedCredential(req)), status: res.statusCode, ms: Math.round(elapsed) }, 'request');
+        accessLog.info({ req_id: requestId, key_id: req.apiKey?.id, method: req.method, url: keys.redactCredentials(redactUrl(req.originalUrl), presentedCredential(req)), status, ms: Math.round(elapsed) }, 'request');
       }
     });
     req.ctx = newRequestContext(requestId, budget);
@@ -152,7 +155,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  const readiness = new Readiness(() => deps.tenants);
+  const readiness = new Readiness(() => deps.tenants, { logger: deps.logger });
   app.get('/readyz', async (_req, res) => {
     const report = await readiness.report();
     res.status(report.status === 'unready' ? 503 : 200).json(report);

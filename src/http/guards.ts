@@ -40,19 +40,27 @@ export interface AuditEntry {
   target?: string;
 }
 
-/** Name the write this request performs; its audit line is written when the answer is sent. Reads name none,
- * so they pay nothing for auditing. */
+/** Name the write this request performs; its audit line is written when the answer is sent, or when the client
+ * goes away before it (status 499, `client_closed`). Reads name none, so they pay nothing for auditing. */
 export function audit(res: Response, operation: string, target?: string): void {
-  if (!res.locals.audit) res.on('finish', () => writeAuditLine(res));
+  if (!res.locals.audit) res.on('close', () => writeAuditLine(res));
   res.locals.audit = { operation, target } satisfies AuditEntry;
+}
+
+/** A route that writes its own audit line when its client leaves (with what it did by then) says so here. */
+export function auditsItselfWhenClientLeaves(res: Response): void {
+  res.locals.auditOnClientClose = false;
 }
 
 /** One line per write: who (key id), where (tenant), what (operation, target), how it ended, request id. */
 function writeAuditLine(res: Response): void {
   const entry = res.locals.audit as AuditEntry;
   const req = res.req;
+  const answered = res.writableFinished;
+  if (!answered && res.locals.auditOnClientClose === false) return;
+  const status = answered ? res.statusCode : 499;
   req.log?.info(
-    { audit: true, key_id: req.apiKey?.id, tenant: req.params.tenant ?? res.locals.tenant, operation: entry.operation, target: entry.target, status: res.statusCode, outcome: res.statusCode < 400 ? 'success' : 'failure' },
+    { audit: true, key_id: req.apiKey?.id, tenant: req.params.tenant ?? res.locals.tenant, operation: entry.operation, target: entry.target, status, outcome: !answered ? 'client_closed' : status < 400 ? 'success' : 'failure' },
     'audit',
   );
 }

@@ -116,3 +116,30 @@ describe('audit', () => {
     expect(gw.logs()).not.toContain('Audited-Secret-9');
   });
 });
+
+describe('a client that leaves before the answer', () => {
+  it('is still logged: the access line with 499, and the write its audit line as client_closed', async () => {
+    const http = await import('node:http');
+    const srv = http.createServer(gw.app).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    try {
+      const port = (srv.address() as { port: number }).port;
+      server.injectFault({ kind: 'slow', ms: 1500 }); // the PATCH's read of the extension
+      const before = gw.logs().length;
+      await new Promise<void>((resolve) => {
+        const req = http.request({ host: '127.0.0.1', port, method: 'PATCH', path: `${ext}/${id}`, headers: { ...as(ADMIN), 'content-type': 'application/json', 'x-request-id': 'left-early-1' } });
+        req.on('error', () => resolve());
+        req.end(JSON.stringify({ name: 'Gone Away' }));
+        setTimeout(() => (req.destroy(), resolve()), 200);
+      });
+      // Wait for the gateway to notice and the backend call to end.
+      for (let i = 0; i < 40 && !/"req_id":"left-early-1"[^\n]*"status":499/.test(gw.logs().slice(before)); i++) await new Promise((r) => setTimeout(r, 100));
+      const lines = gw.logs().slice(before).split('\n').filter((l) => l.includes('left-early-1'));
+      expect(lines.some((l) => /"msg":"request"/.test(l) && /"status":499/.test(l))).toBe(true);
+      expect(lines.some((l) => /"audit":true/.test(l) && /"outcome":"client_closed"/.test(l) && /"operation":"extension.update"/.test(l))).toBe(true);
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    }
+  });
+});

@@ -12,7 +12,7 @@ import { allExtensions } from '../../paging';
 import { check, validators } from '../../schemas';
 import type { StateStore } from '../../state/store';
 import { requireScope } from '../auth';
-import { audit } from '../guards';
+import { audit, auditsItselfWhenClientLeaves } from '../guards';
 import { toProblem } from '../problems';
 import { tenantFrom } from './tenants';
 
@@ -57,6 +57,7 @@ export function bulkRoutes(router: IRouter, tenants: ReadonlyMap<string, Tenant>
     const q = check<ImportQuery>(validators.query.importExtensions, { ...req.query }, '/query');
     const dryRun = q.dry_run ?? true;
     audit(res, dryRun ? 'extension.import_plan' : 'extension.import');
+    auditsItselfWhenClientLeaves(res);
     ops.requireOp(tenant, 'create');
     const type = req.get('content-type') ?? '';
     const format = /csv/.test(type) ? 'csv' : /ndjson|jsonl/.test(type) ? 'ndjson' : undefined;
