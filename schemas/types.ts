@@ -582,6 +582,10 @@ export interface TenantConfig {
    * HTTP(S) proxy for this tenant's backend calls (http://[user:password@]host:port), overriding HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment; false for none whatever the environment says.
    */
   proxy?: string | false;
+  /**
+   * Outbound pacing of this tenant's backend account (a token bucket): every call waits its turn, so bulk work runs at the vendor's own limit instead of meeting its 429s. Default: the backend's (VoIPBIN 16.7/s burst 33, its documented per-customer limit; Issabel 10/s burst 10; VitalPBX 10/s burst 20: see each adapter's README); false for none. Tenants with the same base_url and credentials share one bucket, and with state.redis_url every gateway instance shares it. An API request whose turn would come after its time budget is answered 503 rate-limited with Retry-After at once; migrations and jobs wait their turn.
+   */
+  pacing?: PacingConfig | false;
   tls?: TlsConfig;
   resilience?: ResilienceConfig;
   [k: string]: unknown | undefined;
@@ -598,6 +602,16 @@ export interface LimitsConfig {
    * Largest answer to any other call (one extension, a write, a login), in bytes; default 1 MiB.
    */
   other_bytes?: number;
+}
+export interface PacingConfig {
+  /**
+   * Calls per second the account sustains.
+   */
+  rate_per_s: number;
+  /**
+   * Calls it may make at once after a quiet spell (the bucket's size).
+   */
+  burst: number;
 }
 export interface TlsConfig {
   /**

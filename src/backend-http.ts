@@ -2,7 +2,8 @@
  * One HTTP client per tenant backend. It owns what every vendor shares: keep-alive sockets, the proxy, the
  * per-call timeout cut to the request's remaining budget (the body included), caps on what is read, the request
  * id header, redacted call logs, transport faults turned into gateway errors, and waiting out a 429/503
- * `Retry-After` when the wait fits (and bounding the one passed on when it does not).
+ * `Retry-After` when the wait fits (and bounding the one passed on when it does not), and pacing every call to the
+ * vendor account's own rate limit (src/pacing.ts) when the tenant has pacing.
  * It does not interpret vendor status codes or bodies: that is each adapter's client.ts.
  */
 import http from 'node:http';
@@ -20,6 +21,7 @@ import { BackendBusyError, BackendError, BackendTimeoutError, BackendUnavailable
 import { ANSWER_TOO_LARGE, isBodyTimeout, leanAdapter, type Target } from './lean-adapter';
 import { redactUrl } from './log';
 import { noBackendMetrics, type BackendMetrics } from './metrics';
+import type { Pacer } from './pacing';
 import { remainingBudgetMs, type RequestContext } from './request-context';
 import { backoffMs, Bulkhead, CircuitBreaker } from './resilience';
 
@@ -86,6 +88,9 @@ export interface BackendHttpOptions {
   sleep?: (ms: number) => Promise<void>;
   resilience?: ResilienceOptions;
   metrics?: BackendMetrics;
+  /** The vendor account's outbound token bucket (shared by the tenants of one account, and through Redis by every
+   * instance): every attempt takes its turn before it is sent. None: calls are not paced. */
+  pacer?: Pacer;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -94,6 +99,9 @@ export const DEFAULT_MAX_LIST_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_MAX_OTHER_BYTES = 1024 * 1024;
 /** The longest Retry-After passed on to callers: a backend's "come back in 31 years" is not a useful answer. */
 export const MAX_RETRY_AFTER_MS = 60_000;
+/** Time kept from an interactive request's remaining budget for the call itself when deciding whether its turn in
+ * the account's pacing comes soon enough. */
+const PACING_CALL_RESERVE_MS = 100;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- proxy-from-env has no type declarations
 const { getProxyForUrl } = require('proxy-from-env') as { getProxyForUrl(url: string): string };
@@ -144,9 +152,12 @@ export class BackendHttp {
   /** When the backend last answered a call (any answer but a 5xx): readiness reads it. */
   lastAnsweredAt = 0;
   private readonly metrics: BackendMetrics;
+  /** The account's pacing (undefined: off). */
+  readonly pacer?: Pacer;
 
   constructor(opts: BackendHttpOptions) {
     this.opts = opts;
+    this.pacer = opts.pacer;
     this.backend = opts.backend;
     this.sleep = opts.sleep ?? defaultSleep;
     this.metrics = opts.metrics ?? noBackendMetrics;
@@ -229,6 +240,8 @@ export class BackendHttp {
       const judge = req.isFailure ?? defaultIsFailure;
       const retries = req.idempotent ? this.retries : 0;
       for (let attempt = 0; ; attempt++) {
+        // The account's pacing first, so that a probe is not held while its call waits for a turn.
+        if (this.pacer) await this.takeTurn(req.ctx);
         let entry = this.breaker.enter();
         while (typeof entry === 'object') {
           await entry; // a probe is in flight: its outcome decides whether this call may go
@@ -242,8 +255,13 @@ export class BackendHttp {
           for (let waited = 0; ; waited++) {
             const wait = this.retryAfterMs(res);
             if (wait === undefined) break;
-            if (waited < 2 && wait <= (this.opts.maxRetryAfterMs ?? 2000) && wait + 50 < remainingBudgetMs(req.ctx)) {
+            const maxWait = this.opts.maxRetryAfterMs ?? 2000;
+            // A 429 that still arrived: the account's bucket is emptied for the wait (bounded like the waits the
+            // gateway takes itself) and its rate halved for a while, for every tenant and instance pacing it.
+            if (this.pacer && res.status === 429) await this.pacer.slowDown(Math.min(wait, maxWait));
+            if (waited < 2 && wait <= maxWait && wait + 50 < remainingBudgetMs(req.ctx)) {
               await this.sleep(wait);
+              if (this.pacer) await this.takeTurn(req.ctx);
               res = await this.send(req);
               continue;
             }
@@ -274,6 +292,22 @@ export class BackendHttp {
     } finally {
       this.bulkhead.release();
     }
+  }
+
+  /**
+   * Wait for this call's turn in the account's pacing. Background work waits whatever the wait; an interactive
+   * request whose turn would come later than its budget allows reserves nothing and is refused at once: 503
+   * rate-limited with Retry-After, no call sent (request() marks it writeSent=false when nothing was written).
+   */
+  private async takeTurn(ctx: RequestContext): Promise<void> {
+    const pacer = this.pacer!;
+    const maxWait = ctx.background ? Infinity : Math.max(0, remainingBudgetMs(ctx) - PACING_CALL_RESERVE_MS);
+    const turn = await pacer.turn(maxWait);
+    if (turn.ok) return;
+    const seconds = Math.max(1, Math.ceil(turn.waitMs / 1000));
+    const err = new RateLimitedError(this.backend, seconds);
+    err.message = `Calls to backend '${this.backend}' are paced to its rate limit (${pacer.settings.ratePerS}/s, burst ${pacer.settings.burst}); this request's turn would come in ${seconds} s, past its time budget.`;
+    throw err;
   }
 
   /** Request contexts with which a call other than a GET was sent (see GatewayError.writeSent). */

@@ -107,6 +107,10 @@ export interface AdapterFactory {
   readonly configSchema: object;
   /** Fixed per backend; the adapter instance reports the same flags, plus tenant settings such as `device_technology`. */
   readonly capabilities: Capabilities;
+  /** Default outbound pacing of one vendor account (a token bucket: calls per second and burst), from the vendor's
+   * documented limit or a conservative guess (the adapter's README says which); false: none. A tenant's own
+   * `pacing` overrides it. */
+  readonly pacing?: { rate_per_s: number; burst: number } | false;
   create(ctx: AdapterContext): PbxAdapter;
   /** Start the backend's in-process simulator, seeded for the demo. */
   startSimulator?(): Promise<SimulatedBackend>;

@@ -10,11 +10,14 @@ export interface RequestContext {
   requestId: string;
   /** Epoch ms by which the whole request should be answered. */
   deadline: number;
+  /** Work no client is waiting on (a migration, a job): its backend calls wait their turn in the account's pacing
+   * whatever the wait, where an interactive request's call is refused (503) when the wait exceeds its budget. */
+  background?: boolean;
 }
 
-/** A context whose budget starts now. */
-export function newRequestContext(requestId: string, budgetMs: number): RequestContext {
-  return { requestId, deadline: Date.now() + budgetMs };
+/** A context whose budget starts now; `background: true` for migrations and jobs (see RequestContext.background). */
+export function newRequestContext(requestId: string, budgetMs: number, opts?: { background?: boolean }): RequestContext {
+  return opts?.background ? { requestId, deadline: Date.now() + budgetMs, background: true } : { requestId, deadline: Date.now() + budgetMs };
 }
 
 /** Milliseconds left in a request's budget. */

@@ -4,11 +4,13 @@
  */
 import type { Logger } from 'pino';
 import { BackendHttp, type ResilienceOptions } from './backend-http';
-import type { LimitsConfig, ResilienceConfig } from '../schemas/types';
+import type { LimitsConfig, PacingConfig, ResilienceConfig } from '../schemas/types';
 import type { Config, Registry } from './config';
 import type { Tenant } from './extensions';
 import { registerSecret } from './log';
 import type { Metrics } from './metrics';
+import { accountKey, Pacers, pacingSettings } from './pacing';
+import { RedisStore } from './state/redis';
 import { MemoryStore, type StateStore } from './state/store';
 
 export interface BuildOptions {
@@ -24,6 +26,9 @@ export interface BuildOptions {
 export function buildTenants(config: Config, registry: Registry, logger: Logger, opts: BuildOptions = {}): Map<string, Tenant> {
   const tenants = new Map<string, Tenant>();
   const store = opts.store ?? new MemoryStore();
+  // One outbound token bucket per vendor account, in the state store's Redis when there is one (every instance
+  // then paces the account together), else in this instance.
+  const pacers = new Pacers({ logger, redis: store instanceof RedisStore ? { client: store.client, prefix: store.prefix } : undefined });
   for (const [name, entry] of Object.entries(config.tenants)) {
     const factory = registry[entry.backend];
     const override = opts.resolved?.[name];
@@ -33,6 +38,8 @@ export function buildTenants(config: Config, registry: Registry, logger: Logger,
     const limits = entry.limits as LimitsConfig | undefined;
     const proxy = entry.proxy as string | false | undefined;
     if (typeof proxy === 'string') registerProxySecret(proxy);
+    const pacing = pacingSettings(entry.pacing as PacingConfig | false | undefined, factory.pacing);
+    const pacer = pacing && pacers.for(accountKey(entry.backend, tenantConfig.base_url, tenantConfig.auth), pacing);
     const http = new BackendHttp({
       backend: entry.backend,
       baseUrl: tenantConfig.base_url,
@@ -46,6 +53,7 @@ export function buildTenants(config: Config, registry: Registry, logger: Logger,
       sleep: opts.sleep,
       resilience: resilienceOf(entry.resilience as ResilienceConfig | undefined),
       metrics: opts.metrics?.forBackend(name, entry.backend),
+      pacer: pacer || undefined,
     });
     const adapter = factory.create({ tenant: name, config: tenantConfig, http, logger: tenantLogger, state: namespaced(store, `tenant:${name}:`) });
     tenants.set(name, { name, backend: entry.backend, adapter, http });

@@ -302,6 +302,8 @@ export const issabel = defineAdapter({
   backend: 'issabel',
   configSchema,
   capabilities,
+  // No documented limit; every pbxapi call is a PHP request that opens an AMI login: kept gentle (README "Pacing").
+  pacing: { rate_per_s: 10, burst: 10 },
   create: (setup) => new IssabelAdapter(setup),
   async startSimulator() {
     const { sim, server } = await startIssabelSimulator();

@@ -88,6 +88,8 @@ export const vitalpbx = defineAdapter({
   backend: 'vitalpbx',
   configSchema,
   capabilities,
+  // No documented limit; an on-prem PHP API on the PBX itself: kept gentle (README "Pacing").
+  pacing: { rate_per_s: 10, burst: 20 },
   create: (setup) => new VitalpbxAdapter(setup),
   async startSimulator() {
     const { sim, server } = await startVitalpbxSimulator();

@@ -155,6 +155,9 @@ export const voipbin = defineAdapter({
   backend: 'voipbin',
   configSchema,
   capabilities,
+  // VoIPBIN's own per-customer limit, shared by every client of the customer (bin-api-manager internal/config,
+  // customer_ratelimit.go; README "Pacing").
+  pacing: { rate_per_s: 16.7, burst: 33 },
   create: (setup) => new VoipbinAdapter(setup),
   async startSimulator() {
     const { sim, server } = await startVoipbinSimulator();

@@ -8,8 +8,10 @@ const TOKEN_US = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 const LEGACY_TS = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/;
 const servers: RunningSimulator[] = [];
 
-async function start(opts?: VoipbinSimOptions): Promise<{ sim: VoipbinSimulator; url: string }> {
-  const { sim, server } = await startVoipbinSimulator(opts, 0);
+/** A simulator without the real customer rate limit (these tests send many calls in a row, not paced), unless
+ * `opts` says otherwise; `real: true` keeps the simulator's defaults, the limit included. */
+async function start(opts?: VoipbinSimOptions, real = false): Promise<{ sim: VoipbinSimulator; url: string }> {
+  const { sim, server } = await startVoipbinSimulator(real ? opts : { rateLimit: false, ...opts }, 0);
   servers.push(server);
   return { sim, url: server.url };
 }
@@ -371,5 +373,16 @@ describe('VoIPBIN simulator', () => {
     expect(res.status).toBe(429);
     expect(res.json.error).toMatchObject({ status: 'RESOURCE_EXHAUSTED', reason: 'RATE_LIMIT_EXCEEDED', details: [{ limited_by: 'customer' }] });
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  it("enforces the real customer limit by default (burst 33, then 429); rateLimit: false turns it off", async () => {
+    const real = await start(undefined, true);
+    const statuses = await Promise.all(Array.from({ length: 60 }, () => call(real.url, 'GET', '/v1.0/extensions?page_size=1').then((r) => r.status)));
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(33);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThan(60); // 60 in far less than the 1.6 s the 27 more need
+    expect(statuses).toContain(429);
+    const off = await start({ rateLimit: false });
+    const free = await Promise.all(Array.from({ length: 40 }, () => call(off.url, 'GET', '/v1.0/extensions?page_size=1').then((r) => r.status)));
+    expect(free).toEqual(Array(40).fill(200));
   });
 });

@@ -11,6 +11,9 @@ import { serveSimulator, type RunningSimulator, type SimHandler, type SimRequest
 
 export const DEMO_ACCESSKEY = 'vb_demo_0c5f6a3e9b1d4e7f8a2b';
 export const DEMO_USER = { username: 'demo@example.com', password: 'demo-password-1' };
+/** The real per-customer limit (bin-api-manager internal/config/main.go, customer_ratelimit.go): the simulator's
+ * default. */
+export const VOIPBIN_CUSTOMER_RATE_LIMIT = Object.freeze({ perSecond: 16.7, burst: 33 });
 
 /** Agent permissions that matter here: every extension call needs CustomerAdmin or CustomerManager
  * (bin-api-manager/pkg/servicehandler/extension.go). */
@@ -46,8 +49,9 @@ export interface VoipbinSimOptions {
   tokenTtlMs?: number;
   /** Seed-era answers: `2021-02-18 12:42:27.688282` timestamps, "" for unset, `<cid>.registrar.voipbin.net`. */
   legacy?: boolean;
-  /** Per-customer token bucket; default none. */
-  rateLimit?: { perSecond: number; burst: number };
+  /** Per-customer token bucket; default the real server's, 16.7 req/s with a burst of 33 (bin-api-manager
+   * internal/config/main.go, customer_ratelimit.go). `false` turns it off, for a test whose point is many calls. */
+  rateLimit?: { perSecond: number; burst: number } | false;
   /** The account's extension limit (billing's resource limit); a create beyond it is 500 INTERNAL. Default none. */
   extensionLimit?: number;
   /** The wall clock in epoch ms (default Date.now); timestamps are strictly increasing microseconds from it. */
@@ -267,7 +271,7 @@ export class VoipbinSimulator {
   }
 
   private throttle(customerId: string): void {
-    const limit = this.opts.rateLimit;
+    const limit = this.opts.rateLimit ?? VOIPBIN_CUSTOMER_RATE_LIMIT;
     if (!limit) return;
     const now = Date.now();
     const b = this.buckets.get(customerId) ?? { tokens: limit.burst, at: now };

@@ -45,7 +45,8 @@ export class RedisStore implements StateStore {
   readonly kind = 'redis' as const;
   readonly encryptionKey?: string;
   private readonly redis: Redis;
-  private readonly prefix: string;
+  /** Prefix of every key this store writes (pacing's shared buckets use it too). */
+  readonly prefix: string;
   private readonly timeoutMs: number;
   private readonly logger: StoreLogger;
   /** Per-instance counters while Redis fails. */
@@ -69,6 +70,12 @@ export class RedisStore implements StateStore {
       lazyConnect: false,
     });
     this.redis.on('error', () => undefined); // surfaced per command; the client reconnects on its own
+  }
+
+  /** The connection, for shared state that is more than a key and a value (pacing's token buckets, one Lua script
+   * each): same timeouts, no offline queue, so a command fails at once while Redis is down. */
+  get client(): Redis {
+    return this.redis;
   }
 
   private ready?: Promise<void>;
