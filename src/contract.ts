@@ -41,6 +41,22 @@ export interface WriteOptions {
   /** Settings of the backend's record the caller accepts to lose on an update (SettingsWouldBeLostError names
    * them); a group name (`device_options`) accepts every setting under it. */
   acceptLoss?: readonly string[];
+  /**
+   * For a create with a number: the caller has checked the number free against a list of the tenant it read for
+   * this work (a batch's plan reads the whole list once, src/bulk/plan.ts). An adapter whose own duplicate check
+   * is a walk of the whole list skips it; one whose backend would overwrite a taken number rather than refuse it
+   * keeps its own check (the list may be minutes old by the time a late row is written). Whatever is skipped, a
+   * backend's refusal of a duplicate still has to end in a 409.
+   */
+  numberChecked?: boolean;
+  /**
+   * For a create with a number and no `numberChecked`: the gateway's index of the tenant's numbers
+   * (src/number-index.ts). An adapter whose own duplicate check would walk the whole list asks this instead; an
+   * adapter with a cheaper exact check (one GET by number) ignores it. `taken` resolves true only from a list read
+   * during the call (an older "taken" is read again first); false may be stale, so a backend refusal of a
+   * duplicate must still be told apart and answered 409.
+   */
+  numbers?: { taken(ctx: RequestContext, number: string): Promise<boolean> };
 }
 
 /**

@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import type { BatchDeleteItem, Capabilities, Extension, ExtensionPatch, PbxAdapter, RingGroupCreate, RingGroupPatch, WriteOptions } from './contract';
 import { asGatewayError, BackendTimeoutError, BackendUnavailableError, CircuitOpenError, ConflictError, NotFoundError, OutcomeUncertainError, UnprocessableError, UnsupportedError, type FieldFault } from './errors';
+import { numberIndexOf } from './number-index';
 import { allExtensions } from './paging';
 import { newRequestContext, remainingBudgetMs, type RequestContext } from './request-context';
 import type { ExtensionCreate } from '../schemas/types';
@@ -88,12 +89,18 @@ export async function createExtension(ctx: RequestContext, tenant: Tenant, body:
     err.writeSent = false;
     throw err;
   }
+  // The tenant's index of numbers (src/number-index.ts) answers an adapter that would otherwise walk the whole
+  // list before each create; a batch that checked its numbers against its own walk says so instead.
+  const index = numberIndexOf(tenant);
+  const writeOpts: WriteOptions = opts?.numberChecked ? opts : { ...opts, numbers: index };
   try {
     // A context object of this create's own (same id, same deadline): whatever the backend client notes per
     // context (whether a write was sent with it, see GatewayError.writeSent) is about this create alone.
-    const created = await tenant.adapter.createExtension({ ...ctx }, { ...body, password }, opts);
+    const created = await tenant.adapter.createExtension({ ...ctx }, { ...body, password }, writeOpts);
+    index.added(created.extension, created.id);
     return { ...created, password };
   } catch (err) {
+    if (err instanceof ConflictError && body.extension !== undefined) index.takenBySomeone(body.extension);
     if (!(err instanceof BackendTimeoutError || err instanceof BackendUnavailableError) || err instanceof OutcomeUncertainError) throw err;
     if (err.writeSent === false) throw err;
     if (body.extension === undefined) {
@@ -108,11 +115,13 @@ export async function createExtension(ctx: RequestContext, tenant: Tenant, body:
       throw new OutcomeUncertainError(tenant.backend, `The backend's answer to this create was lost and the backend could not be read to check it: extension ${body.extension} may have been created. Check before creating it again.`, { cause: err });
     }
     if (found === undefined) {
+      index.removedNumber(body.extension);
       if (err instanceof BackendTimeoutError) {
         throw new OutcomeUncertainError(tenant.backend, `The backend did not answer this create in time and does not show extension ${body.extension} yet: it may still be created. Check before creating it again.`, { cause: err });
       }
       throw err;
     }
+    index.added(found.extension, found.id);
     const ours = found.password !== undefined && found.password === password && found.name === body.name && (body.description === undefined || (found.description ?? '') === (body.description ?? ''));
     if (ours) return { ...found, password };
     if (found.password === undefined) {
@@ -161,7 +170,13 @@ export async function updateExtension(ctx: RequestContext, tenant: Tenant, id: s
 
 export async function deleteExtension(ctx: RequestContext, tenant: Tenant, id: string): Promise<void> {
   requireOp(tenant, 'delete');
-  await tenant.adapter.deleteExtension(ctx, id);
+  try {
+    await tenant.adapter.deleteExtension(ctx, id);
+  } catch (err) {
+    if (err instanceof NotFoundError) numberIndexOf(tenant).removed(id);
+    throw err;
+  }
+  numberIndexOf(tenant).removed(id);
 }
 
 /** Ids are checked before any backend call: nothing outside the extension path it names can reach a backend. */
@@ -180,6 +195,8 @@ export async function deleteExtensions(ctx: RequestContext, tenant: Tenant, ids:
   requireOp(tenant, 'batch_delete');
   const unique = [...new Set(ids.filter((id) => SAFE_ID.test(id)))];
   const results = new Map((await deleteMany(ctx, tenant, unique, concurrency)).map((r) => [r.id, r]));
+  const index = numberIndexOf(tenant);
+  for (const r of results.values()) if (r.status === 'deleted' || r.status === 'not_found') index.removed(r.id);
   return ids.map((id) => results.get(id) ?? { id, status: 'not_found' as const });
 }
 

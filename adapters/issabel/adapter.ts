@@ -91,11 +91,19 @@ class IssabelAdapter implements PbxAdapter {
       number = await this.createAutoNumbered(ctx, body, opts);
     }
     this.deferred = opts.deferApply ? { id: number, body: { name: body.name, secret: body.secret } } : undefined;
+    // The read-back is needed: PUT and POST answer no body, and the record holds what pbxapi filled in. It is the
+    // create's answer, so a batch reads nothing more after it.
     return this.canonical(await this.getRaw(ctx, number));
   }
 
-  /** PUT creates a free number, but silently overwrites a taken one: that would be data loss. Look first. */
+  /**
+   * PUT creates a free number, but silently overwrites a taken one: that would be data loss. Look first, always,
+   * `numberChecked` and `numbers` notwithstanding: a GET by number is one call (the index's walk would cost as much
+   * and be up to 30 s old), and a batch's list is seconds to minutes old by its later rows, while this look leaves
+   * the PUT a window of one round trip.
+   */
   private async createAt(ctx: RequestContext, number: string, body: Raw, opts: WriteOptions): Promise<void> {
+    // Above the minimum by one call per create: the only guard against the PUT overwriting another client's extension.
     const [existing] = await this.client.results(ctx, `extensions/${number}`);
     if (isRecord(existing)) throw new ConflictError(`Extension ${number} already exists in this tenant.`, [{ pointer: '/extension', detail: 'already exists' }]);
     // pbxapi checks the number against every kind (ring groups, queues, conferences...) and answers 409.

@@ -2,7 +2,7 @@
  * The VoIPBIN adapter: the unified extension operations over VoIPBIN's `/v1.0/extensions`, absorbing its quirks
  * (soft delete, PUT replacing all three fields, 500 for a duplicate number, paging clamped at 100).
  */
-import { defineAdapter, type AdapterContext, type Capabilities, type Extension, type ExtensionPatch, type ListPage, type ListPageRequest, type NewExtension, type PbxAdapter, type RequestContext } from '../../src/contract';
+import { defineAdapter, type AdapterContext, type Capabilities, type Extension, type ExtensionPatch, type ListPage, type ListPageRequest, type NewExtension, type PbxAdapter, type RequestContext, type WriteOptions } from '../../src/contract';
 import { BackendUnavailableError, ConflictError, NotFoundError } from '../../src/errors';
 import { allExtensions } from '../../src/paging';
 import { newRequestContext } from '../../src/request-context';
@@ -74,21 +74,32 @@ class VoipbinAdapter implements PbxAdapter {
     return this.canonical(await this.getRaw(ctx, id));
   }
 
-  async createExtension(ctx: RequestContext, input: NewExtension): Promise<Extension> {
+  /**
+   * VoIPBIN answers a duplicate number with a bare 500 (and has no look-up by number): the number is looked for
+   * first, so that a taken one is a plain 409 and no create is sent that is bound to fail half-way. The look is a
+   * walk of the whole list (11 calls for 1,000 extensions), so it is made only when the core has not: a batch
+   * checked its numbers against its own walk (`numberChecked`), and a single create asks the gateway's index of
+   * numbers (`numbers`), which walks at most once per refresh. Both may be stale (another client creates the
+   * number meanwhile): VoIPBIN's own refusal still ends in a 409, through afterFailedCreate.
+   */
+  async createExtension(ctx: RequestContext, input: NewExtension, opts: WriteOptions = {}): Promise<Extension> {
     const number = input.extension!;
-    // VoIPBIN answers a duplicate number with a bare 500; look first so the caller gets a real 409.
-    for await (const existing of allExtensions(ctx, this, MAX_PAGE)) {
-      if (existing.extension === number) {
-        throw new ConflictError(`Extension ${number} already exists in this tenant.`, [{ pointer: '/extension', detail: 'already exists' }]);
-      }
+    if (!opts.numberChecked && (opts.numbers ? await opts.numbers.taken(ctx, number) : await this.hasNumber(ctx, number))) {
+      throw new ConflictError(`Extension ${number} already exists in this tenant.`, [{ pointer: '/extension', detail: 'already exists' }]);
     }
     const body = { extension: number, password: input.password, name: input.name, detail: input.description ?? '' };
     try {
+      // The answer is the record VoIPBIN stored: it is the create's read-back (a batch reads nothing after it).
       return this.canonical(this.expectExtension(await this.client.call(ctx, 'POST', 'extensions', { data: body, idempotent: false })));
     } catch (err) {
       if (err instanceof VoipbinFailedError && err.vendorStatus === 500) return this.afterFailedCreate(ctx, input, err);
       throw err;
     }
+  }
+
+  private async hasNumber(ctx: RequestContext, number: string): Promise<boolean> {
+    for await (const existing of allExtensions(ctx, this, MAX_PAGE)) if (existing.extension === number) return true;
+    return false;
   }
 
   /**

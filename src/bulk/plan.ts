@@ -8,6 +8,7 @@ import type { Capabilities, Extension, RequestContext, WriteOptions } from '../c
 import { asGatewayError } from '../errors';
 import * as ops from '../extensions';
 import type { Tenant } from '../extensions';
+import { numberIndexOf } from '../number-index';
 import { allExtensions } from '../paging';
 import { toFieldFaults, validators } from '../schemas';
 
@@ -51,10 +52,19 @@ export interface ItemResult {
   error?: { type: string; title: string; status: number; detail: string };
 }
 
-/** Every extension of the target by number: one walk, whatever its paging. */
+/** Every extension of the target by number: one walk, whatever its paging. The walk also refreshes the tenant's
+ * index of numbers (src/number-index.ts), so single creates right after a batch walk nothing. */
 export async function existingByNumber(ctx: RequestContext, tenant: Tenant): Promise<Map<string, Extension>> {
+  const index = numberIndexOf(tenant);
+  const walk = index.startWalk();
   const out = new Map<string, Extension>();
-  for await (const e of allExtensions(ctx, tenant.adapter)) out.set(e.extension, e);
+  try {
+    for await (const e of allExtensions(ctx, tenant.adapter)) out.set(e.extension, e);
+  } catch (err) {
+    index.abandonWalk(walk);
+    throw err;
+  }
+  index.finishWalk(walk, out.values());
   return out;
 }
 
@@ -115,6 +125,10 @@ const failure = (err: unknown): ItemResult['error'] => {
 /**
  * Apply a plan in order. `desired` gives each row's values (by row); fields listed as lossy are left out (the
  * caller accepted their loss). `onResult` is told after each item, so progress can be kept (and resumed).
+ *
+ * Backend calls: the plan's walk (existingByNumber) is the batch's one read of the tenant; a create row is then
+ * sent with `numberChecked` (the plan found its number free), so an adapter whose duplicate check is a walk of the
+ * whole list does not walk again per row (a stale plan still ends in the backend's refusal and a 409).
  */
 export async function applyPlan(
   ctx: RequestContext,
@@ -129,6 +143,7 @@ export async function applyPlan(
 ): Promise<ItemResult[]> {
   const results: ItemResult[] = [];
   const deferred: WriteOptions = { deferApply: true, acceptLoss };
+  const creating: WriteOptions = { ...deferred, numberChecked: true };
   let wrote = false;
   let slowestMs = 0;
   let stopped: string | undefined;
@@ -153,15 +168,18 @@ export async function applyPlan(
               ctx,
               tenant,
               { extension: d.extension!, name: d.name ?? d.extension!, ...(keep('description') ? { description: d.description } : {}), ...(keep('password') ? { password: d.password } : {}) },
-              deferred,
+              creating,
             );
           } else {
             const patch = Object.fromEntries((['name', 'description', 'password'] as const).filter((f) => keep(f) && item.changes?.[f]).map((f) => [f, d[f]]));
             written = await ops.updateExtension(ctx, tenant, item.target_id!, patch, deferred);
           }
           wrote = true;
-          // Read it back: an item is reported done only when the target shows it.
-          const check = await tenant.adapter.getExtension(ctx, written.id);
+          // An item is reported done only when the target shows it. A create's answer is what the target shows:
+          // the record the backend answered the create with (VoIPBIN), or the adapter's own read-back of a create
+          // answered without a body (Issabel); reading it again would be a call per row for nothing. An update's
+          // answer may be computed from the record before it (Issabel's PUT answers no body), so it is read back.
+          const check = item.action === 'create' ? written : await tenant.adapter.getExtension(ctx, written.id);
           const ok = check.extension === d.extension && (!keep('name') || check.name === d.name);
           result = ok ? { ...base, status: 'done', id: written.id } : { ...base, status: 'failed', id: written.id, error: { type: '/problems/verification-failed', title: 'The target does not show the change', status: 502, detail: 'Read back after writing, the extension differs from what was written.' } };
         } catch (err) {
