@@ -47,6 +47,8 @@ interface Snapshot {
 
 type Change = { at: number; add: { number: string; id: string } } | { at: number; removeId: string } | { at: number; removeNumber: string };
 
+type Held = Pick<Extension, 'extension' | 'id'>;
+
 /** A walk of the list whose result the index takes in when it ends. */
 export interface Walk {
   readonly readAt: number;
@@ -84,7 +86,7 @@ export class NumberIndex {
 
   private async recheck(ctx: RequestContext, number: string): Promise<boolean> {
     const walk = this.startWalk();
-    const seen: Extension[] = [];
+    const seen: Held[] = [];
     try {
       for await (const e of allExtensions(ctx, this.adapter)) {
         if (e.extension === number) {
@@ -92,7 +94,7 @@ export class NumberIndex {
           this.added(e.extension, e.id);
           return true;
         }
-        seen.push(e);
+        seen.push({ extension: e.extension, id: e.id });
       }
     } catch (err) {
       this.abandonWalk(walk);
@@ -111,9 +113,10 @@ export class NumberIndex {
     if (this.build) return this.build;
     const walk = this.startWalk();
     const build = (async () => {
-      const seen: Extension[] = [];
+      // Number and id only: nothing else of a record (a SIP password) is kept.
+      const seen: Held[] = [];
       try {
-        for await (const e of allExtensions(ctx, this.adapter)) seen.push(e);
+        for await (const e of allExtensions(ctx, this.adapter)) seen.push({ extension: e.extension, id: e.id });
       } catch (err) {
         this.abandonWalk(walk);
         throw err;
@@ -136,7 +139,7 @@ export class NumberIndex {
   }
 
   /** Take in a whole walk's result (unless a younger one is in already), with the own writes made during it. */
-  finishWalk(walk: Walk, extensions: Iterable<Extension>): Snapshot {
+  finishWalk(walk: Walk, extensions: Iterable<Held>): Snapshot {
     this.walks.delete(walk);
     let snap = this.snap;
     if (!snap || snap.readAt <= walk.readAt) {
