@@ -20,6 +20,7 @@ const FILES = [
   'call-summary.schema.json',
   'voicemail-message.schema.json',
   'batch-delete-result.schema.json',
+  'job.schema.json',
   'queries.schema.json',
   'config.schema.json',
 ];

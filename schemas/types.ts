@@ -368,6 +368,85 @@ export interface BatchItemError {
   detail: string;
 }
 
+// job.schema.json
+/**
+ * Bulk work applied in the background (GET /v1/jobs/{id}; a migration also at /v1/migrations/{id}): its plan, progress and a result per row, kept 30 days.
+ */
+export interface Job {
+  id: string;
+  kind: 'migration' | 'import';
+  /**
+   * failed: a row failed, or the run stopped at a backend fault (problem) with the rows after it not_done: resumable. interrupted: the instance running it stopped; another instance sharing Redis takes it up, or resume. cancelled: the rows not started are not_done.
+   */
+  status: 'running' | 'done' | 'failed' | 'interrupted' | 'cancelled';
+  /**
+   * The tenant written to.
+   */
+  tenant: string;
+  /**
+   * A migration's source.
+   */
+  from?: string;
+  /**
+   * A migration's target (the same as tenant).
+   */
+  to?: string;
+  options: {};
+  created_at: string;
+  updated_at: string;
+  started_by: {
+    key_id?: string;
+    request_id?: string;
+  };
+  /**
+   * Runs started: 1, and one more per resume or take-up.
+   */
+  runs: number;
+  summary: {
+    [k: string]: number | undefined;
+  };
+  progress: {
+    total: number;
+    done: number;
+    failed: number;
+    skipped: number;
+    not_done: number;
+  };
+  items: PlanItem[];
+  results: ItemResult[];
+  problem?: Problem;
+  /**
+   * A cancel was asked of the instance running the job; it stops at its next row.
+   */
+  cancel_requested?: boolean;
+}
+/**
+ * This interface was referenced by `Job`'s JSON-Schema
+ * via the `definition` "plan_item".
+ */
+export interface PlanItem {
+  row: number;
+  extension: string | null;
+  action: 'create' | 'update' | 'skip' | 'conflict' | 'invalid';
+  reason?: string;
+  changes?: {};
+  lossy?: string[];
+  target_id?: string;
+}
+/**
+ * This interface was referenced by `Job`'s JSON-Schema
+ * via the `definition` "item_result".
+ */
+export interface ItemResult {
+  row: number;
+  extension: string | null;
+  action: string;
+  status: 'done' | 'failed' | 'skipped' | 'not_done';
+  id?: string;
+  reason?: string;
+  error?: Problem;
+}
+
 // queries.schema.json
 /**
  * Query strings of the unified API, one definition per route. Query values arrive as strings and are coerced.
@@ -447,6 +526,10 @@ export interface ImportQuery {
    * Plan only (the default); false applies the plan.
    */
   dry_run?: boolean;
+  /**
+   * true: apply as a job (202, Location /v1/jobs/{id}); false: apply within the request, rows past its budget not_done. Unset: applied within the request while its rows, at the pace of the first ones, fit in its budget; else the rest goes on as a job (202).
+   */
+  async?: boolean;
   on_conflict?: 'skip' | 'update' | 'fail';
   /**
    * Comma-separated fields the target cannot store, and settings of the backend's record an update may lose (settings-would-be-lost), whose loss the caller accepts.

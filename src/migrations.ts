@@ -1,40 +1,22 @@
 /**
  * Migrations between any two tenants, whatever their backends: plan every selected extension of `from` against
- * `to` (with `lossy` fields the target cannot hold), then apply in the background with per-item results kept in
- * the shared store. A run holds a lease that it renews while it works; a run whose lease lapsed (the process
- * stopped) shows as `interrupted` and can be resumed, skipping what is done.
+ * `to` (with `lossy` fields the target cannot hold), then apply it as a job (src/jobs.ts: in the background, with
+ * per-item results kept in the shared store, a lease, resume after a crash or a backend fault, cancel). Taken up
+ * again, a migration reads its source again: the rows are the source's values of now.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MigrationCreate } from '../schemas/types';
-import { applyPlan, existingByNumber, planItems, summarize, unacceptedLoss, type Desired, type ItemResult, type PlanItem } from './bulk/plan';
+import { existingByNumber, planItems, unacceptedLoss, type Desired, type PlanItem } from './bulk/plan';
 import { matches } from './directory';
-import { asGatewayError, ConflictError, NotFoundError, UnprocessableError, UnsupportedError, ValidationError } from './errors';
+import { NotFoundError, UnprocessableError, UnsupportedError, ValidationError } from './errors';
 import type { Tenant } from './extensions';
-import { toProblem } from './http/problems';
+import { Jobs, type JobState, type StartedBy } from './jobs';
 import { allExtensions } from './paging';
-import { newRequestContext, type RequestContext } from './request-context';
+import type { RequestContext } from './request-context';
 import type { StateStore } from './state/store';
 
-const KEEP_MS = 30 * 24 * 3600_000;
-const LEASE_MS = 15_000;
-/** A migration is long work: each backend call still has its tenant's timeout, the run as a whole has this. */
-const RUN_BUDGET_MS = 6 * 3600_000;
-
-export interface MigrationState {
-  id: string;
-  from: string;
-  to: string;
-  status: 'running' | 'done' | 'failed' | 'interrupted';
-  options: Required<Pick<MigrationCreate, 'on_conflict' | 'passwords'>> & Pick<MigrationCreate, 'select' | 'accept_loss'>;
-  created_at: string;
-  updated_at: string;
-  summary: ReturnType<typeof summarize>;
-  progress: { total: number; done: number; failed: number; skipped: number };
-  items: PlanItem[];
-  results: ItemResult[];
-  problem?: ReturnType<typeof toProblem>;
-}
+/** A migration is a job of kind `migration`, with `from` and `to`. */
+export type MigrationState = JobState & { from: string; to: string };
 
 export interface PlannedMigration {
   source: Tenant;
@@ -44,13 +26,31 @@ export interface PlannedMigration {
 }
 
 export class Migrations {
-  private readonly running = new Set<string>();
+  readonly jobs: Jobs;
 
   constructor(
-    private readonly store: StateStore,
+    store: StateStore,
     private readonly tenants: () => ReadonlyMap<string, Tenant>,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+    jobs?: Jobs,
+  ) {
+    this.jobs = jobs ?? new Jobs(store, tenants, logger);
+    this.jobs.register('migration', {
+      reload: async (ctx, state) => {
+        const source = this.tenant(state.from!, '/from');
+        const target = this.tenant(state.to!, '/to');
+        const desired = await this.desired(ctx, source, { from: state.from!, to: state.to!, ...(state.options as Pick<MigrationCreate, 'passwords' | 'select'>) });
+        // Rows are the plan's: give each item the values the source has now.
+        const byNumber = new Map(desired.map((d) => [d.extension, d]));
+        const byRow = new Map<number, Desired>();
+        for (const item of state.items) {
+          const d = item.extension ? byNumber.get(item.extension) : undefined;
+          if (d) byRow.set(item.row, { ...d, row: item.row });
+        }
+        return { target, desired: byRow };
+      },
+    });
+  }
 
   private tenant(name: string, pointer: string): Tenant {
     const t = this.tenants().get(name);
@@ -90,7 +90,7 @@ export class Migrations {
   }
 
   /** Check the loss is accepted, store the migration, and start applying it in the background. */
-  async start(req: MigrationCreate, planned: PlannedMigration): Promise<MigrationState> {
+  async start(req: MigrationCreate, planned: PlannedMigration, by: StartedBy = {}): Promise<MigrationState> {
     const refused = unacceptedLoss(planned.items, req.accept_loss ?? []);
     if (refused.length) {
       throw new UnprocessableError(
@@ -98,102 +98,26 @@ export class Migrations {
         refused.map((f) => ({ pointer: '/accept_loss', detail: `${f} would be lost` })),
       );
     }
-    const now = new Date().toISOString();
-    const state: MigrationState = {
-      id: randomUUID(),
-      from: req.from,
-      to: req.to,
-      status: 'running',
-      options: { on_conflict: req.on_conflict ?? 'fail', passwords: req.passwords ?? 'keep', select: req.select, accept_loss: req.accept_loss },
-      created_at: now,
-      updated_at: now,
-      summary: summarize(planned.items),
-      progress: { total: planned.items.length, done: 0, failed: 0, skipped: 0 },
-      items: planned.items,
-      results: [],
-    };
-    await this.save(state);
-    this.run(state, planned);
-    return state;
+    const options = { on_conflict: req.on_conflict ?? 'fail', passwords: req.passwords ?? 'keep', select: req.select, accept_loss: req.accept_loss };
+    return (await this.jobs.start({ kind: 'migration', tenant: req.to, from: req.from, to: req.to, options }, planned.target, planned.items, planned.desired, by)) as MigrationState;
   }
 
+  /** A migration (a job of another kind is not one). */
   async get(id: string): Promise<MigrationState> {
-    const raw = await this.store.get(`migration:${id}`);
-    if (!raw) throw new NotFoundError(`No migration '${id}'.`);
-    const state = JSON.parse(raw) as MigrationState;
-    if (state.status === 'running' && !this.running.has(id) && !(await this.store.get(`migration:${id}:lease`))) state.status = 'interrupted';
-    return state;
+    const state = await this.jobs.get(id);
+    if (state.kind !== 'migration') throw new NotFoundError(`No migration '${id}'.`);
+    return state as MigrationState;
   }
 
-  /** Take up an interrupted migration: items already done are skipped; a create that landed before the
+  /** Take up an interrupted or failed migration: items already done are skipped; a create that landed before the
    * interruption (but was not recorded) is recognised on the target and counted done. */
-  async resume(ctx: RequestContext, id: string): Promise<MigrationState> {
-    const state = await this.get(id);
-    if (state.status !== 'interrupted') throw new ConflictError(`Migration '${id}' is ${state.status}; only an interrupted migration can be resumed.`);
-    if (!(await this.store.setIfAbsent(`migration:${id}:lease`, 'resuming', LEASE_MS))) throw new ConflictError(`Migration '${id}' is being resumed already.`);
-    const source = this.tenant(state.from, '/from');
-    const target = this.tenant(state.to, '/to');
-    const desired = await this.desired(ctx, source, { from: state.from, to: state.to, ...state.options });
-    const byNumber = new Map(desired.map((d) => [d.extension, d]));
-    const finished = new Set(state.results.map((r) => r.row));
-    const existing = await existingByNumber(ctx, target);
-    const remaining: PlanItem[] = [];
-    for (const item of state.items.filter((i) => !finished.has(i.row))) {
-      const found = item.extension ? existing.get(item.extension) : undefined;
-      if (item.action === 'create' && found && found.name === byNumber.get(item.extension!)?.name) {
-        state.results.push({ row: item.row, extension: item.extension, action: item.action, status: 'done', id: found.id });
-        state.progress.done++;
-      } else {
-        remaining.push(item);
-      }
-    }
-    state.status = 'running';
-    await this.save(state);
-    // Rows are the plan's: give each remaining item the values the source has now.
-    const desiredByRow = new Map<number, Desired>();
-    for (const item of remaining) {
-      const d = item.extension ? byNumber.get(item.extension) : undefined;
-      if (d) desiredByRow.set(item.row, { ...d, row: item.row });
-    }
-    this.run(state, { source, target, desired: [...desiredByRow.values()], items: remaining.filter((i) => desiredByRow.has(i.row) || (i.action !== 'create' && i.action !== 'update')) });
-    return state;
+  async resume(ctx: RequestContext, id: string, by: StartedBy = {}): Promise<MigrationState> {
+    await this.get(id);
+    return (await this.jobs.resume(id, by, ctx)) as MigrationState;
   }
 
-  private run(state: MigrationState, planned: PlannedMigration): void {
-    this.running.add(state.id);
-    const lease = setInterval(() => void this.store.set(`migration:${state.id}:lease`, 'running', LEASE_MS).catch(() => undefined), LEASE_MS / 3);
-    lease.unref();
-    void this.store.set(`migration:${state.id}:lease`, 'running', LEASE_MS).catch(() => undefined);
-    const desired = new Map(planned.desired.map((d) => [d.row, d]));
-    // A run outlives the request that started it: it has its own id and budget.
-    const ctx = newRequestContext(`migration-${state.id}`, RUN_BUDGET_MS);
-    const work = applyPlan(ctx, planned.target, planned.items, desired, async (r) => {
-      state.results.push(r);
-      state.progress[r.status === 'done' ? 'done' : r.status === 'failed' ? 'failed' : 'skipped']++;
-      await this.save(state);
-    }, state.options.accept_loss ?? []);
-    work
-      .then(
-        () => {
-          state.status = state.progress.failed ? 'failed' : 'done';
-        },
-        (err: unknown) => {
-          state.status = 'failed';
-          state.problem = toProblem(asGatewayError(err));
-          this.logger.warn({ err, migration: state.id }, 'migration stopped');
-        },
-      )
-      .then(async () => {
-        clearInterval(lease);
-        this.running.delete(state.id);
-        await this.save(state);
-        await this.store.delete(`migration:${state.id}:lease`).catch(() => undefined);
-      });
-  }
-
-  private async save(state: MigrationState): Promise<void> {
-    state.updated_at = new Date().toISOString();
-    state.results.sort((a, b) => a.row - b.row);
-    await this.store.set(`migration:${state.id}`, JSON.stringify(state), KEEP_MS);
+  async cancel(id: string, by: StartedBy = {}): Promise<MigrationState> {
+    await this.get(id);
+    return (await this.jobs.cancel(id, by)) as MigrationState;
   }
 }

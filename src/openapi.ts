@@ -9,6 +9,7 @@ import device from '../schemas/device.schema.json';
 import extensionCreate from '../schemas/extension-create.schema.json';
 import extensionPatch from '../schemas/extension-patch.schema.json';
 import extension from '../schemas/extension.schema.json';
+import job from '../schemas/job.schema.json';
 import migrationCreate from '../schemas/migration-create.schema.json';
 import problem from '../schemas/problem.schema.json';
 import queries from '../schemas/queries.schema.json';
@@ -20,7 +21,7 @@ import tenant from '../schemas/tenant.schema.json';
 import voicemailMessage from '../schemas/voicemail-message.schema.json';
 
 type Json = Record<string, unknown>;
-const SCHEMAS = [migrationCreate, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch] as Json[];
+const SCHEMAS = [migrationCreate, job, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch] as Json[];
 
 /** file name -> component name (its title) */
 const COMPONENT_OF: Record<string, string> = Object.fromEntries(
@@ -55,7 +56,7 @@ const collection = (item: Json, paged = false) => ({
 const PLAN_ITEM = { type: 'object', required: ['row', 'extension', 'action'], properties: { row: { type: 'integer' }, extension: { type: ['string', 'null'] }, action: { enum: ['create', 'update', 'skip', 'conflict', 'invalid'] }, reason: { type: 'string' }, changes: { type: 'object' }, lossy: { type: 'array', items: { type: 'string' } }, target_id: { type: 'string' } } };
 const ITEM_RESULT = { type: 'object', required: ['row', 'extension', 'action', 'status'], properties: { row: { type: 'integer' }, extension: { type: ['string', 'null'] }, action: { type: 'string' }, status: { enum: ['done', 'failed', 'skipped', 'not_done'] }, id: { type: 'string' }, reason: { type: 'string' }, error: ref('Problem') } };
 const PLAN_OR_RESULTS = { type: 'object', required: ['dry_run', 'summary', 'items'], properties: { dry_run: { type: 'boolean' }, summary: { type: 'object' }, outcome: { type: 'object' }, items: { type: 'array', items: { anyOf: [PLAN_ITEM, ITEM_RESULT] } } } };
-const MIGRATION = { type: 'object', required: ['id', 'from', 'to', 'status', 'progress', 'items', 'results'], properties: { id: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, status: { enum: ['running', 'done', 'failed', 'interrupted'] }, progress: { type: 'object' }, summary: { type: 'object' }, items: { type: 'array', items: PLAN_ITEM }, results: { type: 'array', items: ITEM_RESULT } } };
+const JOB = ref('Job');
 
 interface Operation {
   method: 'get' | 'post' | 'patch' | 'delete';
@@ -65,6 +66,8 @@ interface Operation {
   query?: keyof typeof queries.$defs;
   body?: string;
   ok: { status: number; schema?: Json; description: string };
+  /** A 202 answer besides `ok` (work that goes on in the background). */
+  accepted?: { schema: Json; description: string };
   /** Answered without an API key. */
   public?: boolean;
   /** Problems this operation may answer besides the common ones. */
@@ -73,6 +76,7 @@ interface Operation {
 
 const T = { name: 'tenant', in: 'path', required: true, schema: { type: 'string' } };
 const ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The backend's own id of the extension (a UUID or a number, as the backend gives it)." };
+const JOB_ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The job's id (a migration's is its job's)." };
 
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', tag: 'operations', summary: 'The process serves', public: true, ok: { status: 200, description: 'Alive', schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } } } },
@@ -97,10 +101,14 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/tenants/{tenant}/extensions/{id}/voicemail', tag: 'extension details', summary: 'Voicemail messages', query: 'none', ok: { status: 200, description: 'Messages', schema: collection(ref('VoicemailMessage')) }, problems: [501] },
   { method: 'get', path: '/v1/extensions', tag: 'across tenants', summary: 'Search every tenant this key may see; failing tenants are listed under unavailable', query: 'directory', ok: { status: 200, description: 'A page of matches', schema: { ...collection(ref('Extension'), true), required: ['items', 'next_page_token', 'unavailable'], properties: { ...collection(ref('Extension'), true).properties, unavailable: { type: 'array', items: { type: 'object', required: ['tenant', 'backend', 'problem'], properties: { tenant: { type: 'string' }, backend: { type: 'string' }, problem: ref('Problem') } } } } } } },
   { method: 'get', path: '/v1/tenants/{tenant}/extensions/export', tag: 'across tenants', summary: 'Stream every extension as CSV or NDJSON', query: 'exportExtensions', ok: { status: 200, description: 'text/csv or application/x-ndjson, streamed' }, problems: [501] },
-  { method: 'post', path: '/v1/tenants/{tenant}/extensions/import', tag: 'across tenants', summary: 'Plan (dry_run, the default) or apply a CSV or NDJSON import, with a result per row', query: 'importExtensions', ok: { status: 200, description: 'Plan or per-row results', schema: PLAN_OR_RESULTS }, problems: [422, 501] },
-  { method: 'post', path: '/v1/migrations', tag: 'across tenants', summary: 'Plan (dry_run, the default) or start a migration between two tenants', query: 'none', body: 'MigrationCreate', ok: { status: 200, description: 'The plan (dry run); a real run answers 202 with the migration', schema: PLAN_OR_RESULTS }, problems: [422, 501] },
-  { method: 'get', path: '/v1/migrations/{id}', tag: 'across tenants', summary: 'Progress and per-item results of a migration', query: 'none', ok: { status: 200, description: 'The migration', schema: MIGRATION } },
-  { method: 'post', path: '/v1/migrations/{id}/resume', tag: 'across tenants', summary: 'Resume an interrupted migration, skipping what is done', query: 'none', ok: { status: 202, description: 'The migration, running again', schema: MIGRATION }, problems: [409] },
+  { method: 'post', path: '/v1/tenants/{tenant}/extensions/import', tag: 'across tenants', summary: 'Plan (dry_run, the default) or apply a CSV or NDJSON import, with a result per row; one that cannot finish in the request (or async=true) goes on as a job: 202, Location /v1/jobs/{id} (Idempotency-Key honoured: a retry answers the same job)', query: 'importExtensions', ok: { status: 200, description: 'Plan or per-row results (202: the job)', schema: PLAN_OR_RESULTS }, accepted: { description: 'Going on as a job (Location: /v1/jobs/{id})', schema: JOB }, problems: [422, 501] },
+  { method: 'post', path: '/v1/migrations', tag: 'across tenants', summary: 'Plan (dry_run, the default) or start a migration between two tenants (a job)', query: 'none', body: 'MigrationCreate', ok: { status: 200, description: 'The plan (dry run); a real run answers 202 with the migration', schema: PLAN_OR_RESULTS }, accepted: { description: 'The migration, started (Location: /v1/migrations/{id})', schema: JOB }, problems: [422, 501] },
+  { method: 'get', path: '/v1/migrations/{id}', tag: 'across tenants', summary: 'Progress and per-item results of a migration (the job, as at /v1/jobs/{id})', query: 'none', ok: { status: 200, description: 'The migration', schema: JOB } },
+  { method: 'post', path: '/v1/migrations/{id}/resume', tag: 'across tenants', summary: 'Resume an interrupted or failed migration, skipping what is done', query: 'none', ok: { status: 202, description: 'The migration, running again', schema: JOB }, problems: [409] },
+  { method: 'post', path: '/v1/migrations/{id}/cancel', tag: 'across tenants', summary: 'Cancel a migration: no more rows are started; the rest are not_done', query: 'none', ok: { status: 200, description: 'The migration, cancelled', schema: JOB }, accepted: { description: 'The instance running it was told (cancel_requested): it stops at its next row', schema: JOB }, problems: [409] },
+  { method: 'get', path: '/v1/jobs/{id}', tag: 'jobs', summary: 'A job (an import run in the background, or a migration): status, progress and a result per row', query: 'none', ok: { status: 200, description: 'The job', schema: JOB } },
+  { method: 'post', path: '/v1/jobs/{id}/resume', tag: 'jobs', summary: 'Take up a failed (backend fault) or interrupted job: rows done stay done, the rest are planned again against the target as it is now', query: 'none', ok: { status: 202, description: 'The job, running again', schema: JOB }, problems: [409] },
+  { method: 'post', path: '/v1/jobs/{id}/cancel', tag: 'jobs', summary: 'Cancel a job: no more rows are started; the rest are not_done with the reason', query: 'none', ok: { status: 200, description: 'The job, cancelled', schema: JOB }, accepted: { description: 'The instance running it was told (cancel_requested): it stops at its next row', schema: JOB }, problems: [409] },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Ring groups', query: 'view', ok: { status: 200, description: 'Ring groups', schema: collection(ref('RingGroup')) }, problems: [501] },
   { method: 'post', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Create a ring group', query: 'none', body: 'RingGroupCreate', ok: { status: 201, description: 'Created', schema: ref('RingGroup') }, problems: [409, 422, 501] },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups/{id}', tag: 'ring groups', summary: 'One ring group', query: 'view', ok: { status: 200, description: 'The ring group', schema: ref('RingGroup') }, problems: [501] },
@@ -132,12 +140,15 @@ function queryParameters(name: keyof typeof queries.$defs | undefined) {
 export function buildOpenApi(version: string): Json {
   const paths: Record<string, Json> = {};
   for (const op of OPERATIONS) {
-    const params = [...(op.path.includes('{tenant}') ? [T] : []), ...(op.path.includes('{id}') ? [ID] : []), ...queryParameters(op.query)];
+    const jobPath = /^\/v1\/(jobs|migrations)\//.test(op.path);
+    const params = [...(op.path.includes('{tenant}') ? [T] : []), ...(op.path.includes('{id}') ? [jobPath ? JOB_ID : ID] : []), ...queryParameters(op.query)];
+    if (op.path.endsWith('/extensions/import')) params.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } } as never);
     if (op.method === 'post' && op.body && op.path.endsWith('/extensions')) params.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } } as never);
     if (op.method === 'delete' && op.query === 'batchDelete') params.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } } as never);
     const problems = op.public ? [] : [400, 401, 403, 404, 429, 502, 503, 504, ...(op.method === 'get' ? [] : [415]), ...(op.problems ?? [])];
     const responses: Json = {
       [op.ok.status]: { description: op.ok.description, ...(op.ok.schema ? { content: { 'application/json': { schema: op.ok.schema } } } : {}) },
+      ...(op.accepted ? { 202: { description: op.accepted.description, headers: { Location: { schema: { type: 'string' } } }, content: { 'application/json': { schema: op.accepted.schema } } } } : {}),
     };
     for (const status of [...new Set(problems)].sort()) {
       responses[status] = { description: PROBLEM_TEXT[status], content: { 'application/problem+json': { schema: ref('Problem') } } };

@@ -24,6 +24,8 @@ import { consoleRoutes } from './console';
 import { detailRoutes } from './routes/details';
 import { migrationRoutes } from './routes/migrations';
 import { Migrations } from '../migrations';
+import { Jobs } from '../jobs';
+import { jobRoutes } from './routes/jobs';
 import { directoryRoutes } from './routes/directory';
 import { extensionRoutes } from './routes/extensions';
 import { ringGroupRoutes } from './routes/ring-groups';
@@ -145,11 +147,16 @@ export function createApp(deps: AppDeps): express.Express {
   tenantRoutes(app, deps.tenants);
   directoryRoutes(app, deps.tenants);
   // Before the extension routes: `/extensions/export` and `/extensions/import` are not extension ids.
-  bulkRoutes(app, deps.tenants, store);
+  // Imports too large for their request and migrations run as jobs (`app.locals.jobs`: `close()` hands this
+  // instance's runs over to another instance or the next start).
+  const jobs = new Jobs(store, () => deps.tenants, deps.logger);
+  app.locals.jobs = jobs;
+  bulkRoutes(app, deps.tenants, store, jobs);
   extensionRoutes(app, deps.tenants, store);
   detailRoutes(app, deps.tenants);
   ringGroupRoutes(app, deps.tenants);
-  migrationRoutes(app, new Migrations(store, () => deps.tenants, deps.logger));
+  migrationRoutes(app, new Migrations(store, () => deps.tenants, deps.logger, jobs));
+  jobRoutes(app, jobs);
 
   // Operations and the console after the API: the API's requests, the many, are matched first.
   app.get('/healthz', (_req, res) => {

@@ -59,7 +59,7 @@ it('resumes after the process running it was killed, skipping what is done', asy
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     // The lease would lapse in 15 s: let it lapse now.
-    await redis.del(`pbxgw:migration:${id}:lease`);
+    await redis.del(`pbxgw:job:${id}:lease`);
 
     const gw = buildTestGateway(config, { store });
     const auth = { Authorization: `Bearer ${KEY}` };

@@ -5,6 +5,7 @@ import type { Migrations, MigrationState } from '../../migrations';
 import { check, validators } from '../../schemas';
 import { assertTenantAccess, requireScope } from '../auth';
 import { audit } from '../guards';
+import { startedBy } from './jobs';
 
 /** A key sees a migration only if it may use both of its tenants. */
 function visible(req: Request, state: Pick<MigrationState, 'from' | 'to'>): void {
@@ -26,7 +27,7 @@ export function migrationRoutes(router: IRouter, migrations: Migrations): void {
       res.json({ dry_run: true, from: body.from, to: body.to, summary: summarize(planned.items), items: planned.items });
       return;
     }
-    const state = await migrations.start(body, planned);
+    const state = await migrations.start(body, planned, startedBy(req));
     audit(res, 'migration.create', state.id);
     res.status(202).location(`/v1/migrations/${state.id}`).json(state);
   });
@@ -42,8 +43,16 @@ export function migrationRoutes(router: IRouter, migrations: Migrations): void {
     audit(res, 'migration.resume', String(req.params.id));
     check(validators.query.none, req.query, '/query');
     visible(req, await migrations.get(String(req.params.id)));
-    const state = await migrations.resume(req.ctx, String(req.params.id));
+    const state = await migrations.resume(req.ctx, String(req.params.id), startedBy(req));
     res.status(202).location(`/v1/migrations/${state.id}`).json(state);
+  });
+
+  router.post('/v1/migrations/:id/cancel', async (req, res) => {
+    audit(res, 'migration.cancel', String(req.params.id));
+    check(validators.query.none, req.query, '/query');
+    visible(req, await migrations.get(String(req.params.id)));
+    const state = await migrations.cancel(String(req.params.id), startedBy(req));
+    res.status(state.status === 'running' ? 202 : 200).json(state);
   });
 
 }
