@@ -70,6 +70,9 @@ it('spends the calls the table says, and no more', async () => {
     expect(await vp(() => api().get(`/v1/tenants/vital/extensions/${s.pid}`).set(auth).expect(200))).toBe(1);
     expect(await vp(() => api().get(`/v1/tenants/vital/extensions/${s.pid}/voicemail`).set(auth).expect(200))).toBe(1);
     expect(await vp(() => api().post('/v1/tenants/vital/extensions').set(auth).send({ extension: '9', name: 'x' }).expect(501))).toBe(0);
+    // VitalPBX cannot create (read-only API): an import or a migration into it is refused before any call.
+    expect(await vp(() => api().post('/v1/tenants/vital/extensions/import?dry_run=false').set(auth).set('content-type', 'text/csv').send('extension,name\n9,x').expect(501))).toBe(0);
+    expect(await vp(() => api().post('/v1/migrations').set(auth).send({ from: 'box', to: 'vital', dry_run: true }).expect(501))).toBe(0);
   } finally {
     await s.close();
   }
