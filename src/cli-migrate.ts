@@ -1,5 +1,5 @@
 /**
- * `pbx-gateway migrate --from A --to B [--dry-run]`: the plan as a table and a summary, or the run with a
+ * `pbx-gateway migrate --from A --to B [--dry-run]`: the plan as a table and a summary, or the run (a job) with a
  * progress bar and the per-item outcome counts at the end. Works through whichever client the command uses.
  */
 import type { MigrationCreate } from '../schemas/types';
@@ -47,7 +47,7 @@ export async function migrate(client: MigrationClient, body: MigrationCreate, ou
   let state = answer;
   try {
     while (state.status === 'running') {
-      meter.update(state.progress.done + state.progress.failed + state.progress.skipped);
+      meter.update(state.progress.done + state.progress.failed + state.progress.skipped + (state.progress.not_done ?? 0));
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
       state = await client.migration(state.id);
     }
@@ -58,7 +58,11 @@ export async function migrate(client: MigrationClient, body: MigrationCreate, ou
   else {
     const failed = state.results.filter((r) => r.status === 'failed').map((r) => ({ row: r.row, extension: r.extension, error: r.error ? `${r.error.title}: ${r.error.detail}` : '' }));
     if (failed.length) out.write(fmt.table(failed, ['row', 'extension', 'error'], { bold: opts.bold }) + '\n');
-    out.write(`migration ${state.id} ${state.status}: ${state.progress.done} done, ${state.progress.failed} failed, ${state.progress.skipped} skipped of ${state.progress.total}\n`);
+    const notDone = state.progress.not_done ? `, ${state.progress.not_done} not done` : '';
+    out.write(`migration ${state.id} ${state.status}: ${state.progress.done} done, ${state.progress.failed} failed, ${state.progress.skipped} skipped${notDone} of ${state.progress.total}\n`);
+    if (state.problem) out.write(`stopped: ${state.problem.title}: ${state.problem.detail}\n`);
+    // A job stopped by a backend fault, or by the gateway running it, is taken up again where it stopped.
+    if (state.status === 'failed' || state.status === 'interrupted') out.write(`resume it with POST /v1/jobs/${state.id}/resume (rows done are skipped)\n`);
   }
   return state.status === 'done' ? 0 : 1;
 }

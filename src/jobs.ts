@@ -163,7 +163,7 @@ export class Jobs {
       created_at: now,
       updated_at: now,
       started_by: startedBy,
-      runs: 0,
+      runs: 1,
       summary: summarize(items),
       progress: progressOf(items, done),
       items,
@@ -227,6 +227,7 @@ export class Jobs {
         }
       }
       state.results = results;
+      state.runs = (state.runs ?? 1) + 1;
       state.status = 'running';
       state.cancel_requested = undefined;
       state.problem = undefined;
@@ -342,7 +343,6 @@ export class Jobs {
     // Only beside a shutdown handler of the process's own (main.ts): a listener of ours alone would keep it alive.
     if (process.listenerCount('SIGTERM') > 0) process.once('SIGTERM', onSigterm);
 
-    state.runs = (state.runs ?? 0) + 1;
     state.progress = progressOf(state.items, state.results);
     this.auditStart(state, by);
     const ctx = backgroundContext(`job-${id}`, RUN_BUDGET_MS);
