@@ -96,6 +96,9 @@ interface Active {
 
 const TERMINAL: JobStatus[] = ['done', 'cancelled'];
 
+/** The newest Jobs of each store: an app built again on the same store (a config reload) takes over the runs. */
+const newest = new WeakMap<StateStore, Jobs>();
+
 function progressOf(items: PlanItem[], results: ItemResult[]): JobProgress {
   const p: JobProgress = { total: items.length, done: 0, failed: 0, skipped: 0, not_done: 0 };
   for (const r of results) p[r.status]++;
@@ -121,6 +124,11 @@ export class Jobs {
     private readonly logger: Logger,
     opts: { pickupEveryMs?: number } = {},
   ) {
+    // A config reload builds the app again on the same store: the runs of the one before are handed over to this
+    // one (with the new tenants), as another instance would take them up.
+    const previous = newest.get(store);
+    newest.set(store, this);
+    if (previous) void previous.close().then(() => this.takeUpInterrupted()).catch((err: unknown) => this.logger.warn({ err }, 'jobs not taken over'));
     // Only a shared store can hold another process's job.
     if (store.kind === 'redis') {
       this.pickup = setInterval(() => void this.takeUpInterrupted().catch(() => undefined), opts.pickupEveryMs ?? PICKUP_EVERY_MS);
@@ -415,7 +423,7 @@ export class Jobs {
   private auditEnd(state: JobState, by: StartedBy, status: JobStatus): void {
     const { done, failed, skipped, not_done } = state.progress;
     this.logger.info(
-      { audit: true, key_id: by.key_id ?? state.started_by.key_id, req_id: by.request_id, tenant: state.tenant, operation: `${state.kind}.job_end`, target: state.id, job: state.id, kind: state.kind, run: state.runs, status, outcome: status === 'done' ? 'success' : status, rows: { done, failed, skipped, not_done } },
+      { audit: true, key_id: by.key_id ?? state.started_by.key_id, req_id: by.request_id, tenant: state.tenant, operation: `${state.kind}.job_end`, target: state.id, job: state.id, kind: state.kind, run: state.runs, ...(state.from ? { from: state.from } : {}), status, outcome: status === 'done' ? 'success' : status, rows: { done, failed, skipped, not_done } },
       'audit',
     );
   }

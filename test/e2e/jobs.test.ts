@@ -7,6 +7,7 @@ import request from 'supertest';
 import { DEMO_ACCESSKEY, startVoipbinSimulator } from '../../adapters/voipbin/simulator';
 import type { Jobs } from '../../src/jobs';
 import { RedisStore } from '../../src/state/redis';
+import { MemoryStore } from '../../src/state/store';
 import { serveSimulator, type RunningSimulator } from '../../src/simulator-kit';
 import { buildTestGateway, requireRedis, TEST_REDIS_URL, type TestGateway } from '../helpers';
 
@@ -208,3 +209,46 @@ it('a job survives its instance: with Redis, another instance takes it up where 
     await Promise.all([store1.close(), store2.close()]);
   }
 }, 60_000);
+
+it('an app built again on the same store (a config reload) takes over the running jobs', async () => {
+  const v = await voipbin(2000, 40);
+  const store = new MemoryStore();
+  const gw1 = buildTestGateway(config(v.server.url), { store });
+  const res = await request(gw1.app).post('/v1/tenants/acme/extensions/import?dry_run=false&async=true').set(auth).set('content-type', 'text/csv').send(csv(30));
+  expect(res.status).toBe(202);
+  const id = res.body.id as string;
+  for (let i = 0; i < 200 && (await jobsOf(gw1).get(id)).progress.done < 3; i++) await new Promise((r) => setTimeout(r, 25));
+  const gw2 = buildTestGateway(config(v.server.url), { store });
+  const job = await waitFor(gw2, id, ['done', 'failed']);
+  expect(job).toMatchObject({ status: 'done', runs: 2, progress: { total: 30, done: 30, not_done: 0 } });
+  const there = await listNumbers(v.server.url, 5000, 30);
+  expect(new Set(there).size).toBe(30);
+  expect(there).toHaveLength(30);
+  expect(auditLines(gw1).filter((l) => l.job === id).map((l) => l.status ?? 'start')).toEqual(['start', 'interrupted']);
+  expect(auditLines(gw2).filter((l) => l.job === id).map((l) => l.status ?? 'start')).toEqual(['start', 'done']);
+}, 30_000);
+
+it('keeps /v1/migrations/{id} for migrations: a migration can be cancelled there; an import job is not a migration', async () => {
+  const source = await voipbin(0, 0);
+  const target = await voipbin(2000, 40);
+  source.sim.seed(Array.from({ length: 40 }, (_, i) => ({ extension: String(6000 + i), name: `Moved ${i}` })));
+  const gw = buildTestGateway({
+    api_keys: [{ id: 'ops', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'], rate_limit: { requests: 0 } }],
+    tenants: { src: tenant(source.server.url), dst: tenant(target.server.url) },
+  });
+  const started = await request(gw.app).post('/v1/migrations').set(auth).send({ from: 'src', to: 'dst', dry_run: false, passwords: 'generate' }).expect(202);
+  const id = started.body.id as string;
+  expect(started.headers.location).toBe(`/v1/migrations/${id}`);
+  expect(started.body).toMatchObject({ kind: 'migration', from: 'src', to: 'dst', tenant: 'dst' });
+  for (let i = 0; i < 200 && (await jobsOf(gw).get(id)).progress.done < 2; i++) await new Promise((r) => setTimeout(r, 25));
+  const cancelled = await request(gw.app).post(`/v1/migrations/${id}/cancel`).set(auth).expect(200);
+  expect(cancelled.body.status).toBe('cancelled');
+  expect(cancelled.body.progress.done + cancelled.body.progress.not_done).toBe(40);
+  // The same job at /v1/jobs/{id}.
+  expect((await request(gw.app).get(`/v1/jobs/${id}`).set(auth).expect(200)).body.status).toBe('cancelled');
+  const imported = await request(gw.app).post('/v1/tenants/dst/extensions/import?dry_run=false&async=true').set(auth).set('content-type', 'text/csv').send(csv(2));
+  expect(imported.status).toBe(202);
+  await request(gw.app).get(`/v1/migrations/${imported.body.id}`).set(auth).expect(404);
+  await waitFor(gw, imported.body.id, ['done']);
+  expect(auditLines(gw).find((l) => l.operation === 'migration.job_end' && l.job === id)).toMatchObject({ status: 'cancelled', tenant: 'dst', from: 'src', key_id: 'ops' });
+}, 30_000);
