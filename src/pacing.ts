@@ -77,9 +77,11 @@ export class MemoryBucket implements Bucket {
 
   private readonly capacity: number;
 
+  /** A monotonic clock by default: a wall clock that jumps (NTP, or a test moving Date.now to expire tokens) would
+   * book the bucket hours ahead or let a burst through. */
   constructor(
     settings: PacingSettings,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.intervalMs = 1000 / settings.ratePerS;
     this.capacity = capacityOf(settings);

@@ -273,7 +273,7 @@ export class VoipbinSimulator {
   private throttle(customerId: string): void {
     const limit = this.opts.rateLimit ?? VOIPBIN_CUSTOMER_RATE_LIMIT;
     if (!limit) return;
-    const now = Date.now();
+    const now = performance.now(); // monotonic: a test moving Date.now (to expire tokens) does not move the bucket
     const b = this.buckets.get(customerId) ?? { tokens: limit.burst, at: now };
     b.tokens = Math.min(limit.burst, b.tokens + ((now - b.at) / 1000) * limit.perSecond);
     b.at = now;
