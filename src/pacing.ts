@@ -20,12 +20,16 @@
  * than that first one (which opened the connection: a TLS handshake, or here a cold start) arrives early by the
  * difference. With one call kept back (60 ms), a burst of 100 through one gateway drew a 429 from the simulator in
  * one of our first two runs (the slower one, under jest --detectOpenHandles); none since with a quarter second.
+ * Measured here (2-core host): 111 calls at once through one gateway to the simulator with VoIPBIN's limit took
+ * 5.0 s in two runs, all 200, no 429; without pacing the same burst drew 223 429s and 74 of the 111 were 503.
  *
  * A call reserves its slot (the time it may go) and waits for it; an interactive call whose wait would exceed what
  * is left of its budget reserves nothing and is refused at once (503 rate-limited with Retry-After). Background
  * work (migrations, jobs) waits whatever the wait, in steps of at most a second of reservation so that it never
  * books the account far ahead of interactive calls. A 429 that still arrives empties the bucket for its
- * Retry-After and halves the account's rate for 30 s (bounded: half, whatever the number of 429s).
+ * Retry-After (up to the longest wait the gateway takes itself, 2 s by default: a backend's 60 s is passed on to
+ * the caller, not imposed on every call of the account) and halves the account's rate for 30 s (bounded: half,
+ * whatever the number of 429s).
  */
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
