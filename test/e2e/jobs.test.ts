@@ -252,3 +252,28 @@ it('keeps /v1/migrations/{id} for migrations: a migration can be cancelled there
   await waitFor(gw, imported.body.id, ['done']);
   expect(auditLines(gw).find((l) => l.operation === 'migration.job_end' && l.job === id)).toMatchObject({ status: 'cancelled', tenant: 'dst', from: 'src', key_id: 'ops' });
 }, 30_000);
+
+it('a cancel asked of another instance reaches the one running the job', async () => {
+  await requireRedis();
+  const v = await voipbin(2000, 40);
+  const prefix = `pbxgw-jobs-cancel-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}:`;
+  const [store1, store2] = [new RedisStore(TEST_REDIS_URL, { prefix }), new RedisStore(TEST_REDIS_URL, { prefix })];
+  const gw1 = buildTestGateway(config(v.server.url), { store: store1 });
+  const gw2 = buildTestGateway(config(v.server.url), { store: store2 });
+  try {
+    const res = await request(gw1.app).post('/v1/tenants/acme/extensions/import?dry_run=false&async=true').set(auth).set('content-type', 'text/csv').send(csv(100));
+    expect(res.status).toBe(202);
+    const id = res.body.id as string;
+    for (let i = 0; i < 200 && (await jobsOf(gw1).get(id)).progress.done < 3; i++) await new Promise((r) => setTimeout(r, 25));
+    const asked = await request(gw2.app).post(`/v1/jobs/${id}/cancel`).set(auth).expect(202);
+    expect(asked.body).toMatchObject({ status: 'running', cancel_requested: true });
+    const job = await waitFor(gw2, id, ['cancelled', 'done', 'failed'], 20_000);
+    expect(job.status).toBe('cancelled');
+    expect(job.progress.not_done).toBeGreaterThan(50);
+    const created = (await listNumbers(v.server.url, 5000, 100)).length;
+    expect(job.progress.done).toBe(created);
+  } finally {
+    await Promise.all([jobsOf(gw1).close(), jobsOf(gw2).close()]);
+    await Promise.all([store1.close(), store2.close()]);
+  }
+}, 30_000);
