@@ -39,7 +39,7 @@ async function main() {
     server: { host: '127.0.0.1', port: 0, rate_limit: { requests: 0 } },
     logging: { level: 'info' },
     api_keys: [{ id: 'bench', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
-    tenants: { cloud: { backend: 'voipbin', base_url: `${vb.url}/v1.0`, resilience: { max_concurrent: 64 }, auth: { accesskey: vb.accesskey } } },
+    tenants: { cloud: { backend: 'voipbin', base_url: `${vb.url}/v1.0`, resilience: { max_concurrent: 64 }, pacing: false, auth: { accesskey: vb.accesskey } } },
   };
   const file = writeConfig(config, 'cpu');
   const script = { gateway: 'dist/src/main.js', naive: 'bench/naive.js', floor: 'bench/floor.js', forwarder: 'bench/forwarder.js' }[VIA];

@@ -60,9 +60,10 @@ async function main() {
     api_keys: [{ id: 'bench', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
     tenants: {
       // The bulkhead's default (16 calls in flight) protects a PBX; the cloud twin takes more, as VoIPBIN would.
-      cloud: { backend: 'voipbin', base_url: `${vb.url}/v1.0`, resilience: { max_concurrent: 64 }, auth: { accesskey: vb.accesskey } },
-      box: { backend: 'issabel', base_url: `${backends.issabel.url}/pbxapi`, auth: backends.issabel.auth },
-      vital: { backend: 'vitalpbx', base_url: `${backends.vitalpbx.url}/api/v2`, auth: { app_key: backends.vitalpbx.app_key, tenant: 'vitalpbx' } },
+      // Pacing off: this bench measures the gateway's own cost per call, not the vendors' limits (bench:bulk does).
+      cloud: { backend: 'voipbin', base_url: `${vb.url}/v1.0`, resilience: { max_concurrent: 64 }, pacing: false, auth: { accesskey: vb.accesskey } },
+      box: { backend: 'issabel', base_url: `${backends.issabel.url}/pbxapi`, pacing: false, auth: backends.issabel.auth },
+      vital: { backend: 'vitalpbx', base_url: `${backends.vitalpbx.url}/api/v2`, pacing: false, auth: { app_key: backends.vitalpbx.app_key, tenant: 'vitalpbx' } },
     },
   };
   const file = writeConfig(config, 'bench');

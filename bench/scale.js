@@ -14,7 +14,7 @@ async function one(size) {
     server: { port: 0, rate_limit: { requests: 0 } },
     logging: { level: 'info' },
     api_keys: [{ id: 'bench', key: KEY, tenants: ['*'] }],
-    tenants: { cloud: { backend: 'voipbin', base_url: `${vb.url}/v1.0`, auth: { accesskey: vb.accesskey } } },
+    tenants: { cloud: { backend: 'voipbin', base_url: `${vb.url}/v1.0`, pacing: false, auth: { accesskey: vb.accesskey } } },
   }, 'scale');
   const gw = await startNode(path.join(root, 'dist/src/main.js'), ['--config', file], { re: GATEWAY_URL });
   const url = gw.m[1];
