@@ -17,6 +17,7 @@ const ROWS = arg('rows', '100,1000').split(',').map(Number);
 const TENANT_SIZE = Number(arg('tenant-size', '1000'));
 const REDIS = arg('redis', 'redis://127.0.0.1:6379/14');
 const PAGE = 100; // VoIPBIN's page size cap
+const ISSABEL_PACING = { perSecond: 10, burst: 10 }; // the gateway's default for Issabel (adapters/issabel/README.md)
 
 const BACKEND_JSON = /^(\{.*"voipbin".*\})$/m;
 const children = [];
@@ -64,7 +65,7 @@ async function startGateway(backends, name, shared) {
   const file = writeConfig(
     {
       server: { port: 0, rate_limit: { requests: 0 }, request_budget_ms: 15000 },
-      logging: { level: 'warn' },
+      logging: { level: 'info' }, // the listening line is at info; later lines are discarded
       ...(shared ? { state: { redis_url: REDIS } } : {}),
       api_keys: [{ id: 'bench', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }],
       tenants: {
@@ -95,12 +96,14 @@ async function run({ label, target, backendUrl, limit, minCalls, work }) {
   // Let every bucket (the vendor's, the gateway's) fill up again after the last run: a run starts with its burst.
   await new Promise((r) => setTimeout(r, 3000));
   const before = await counts(backendUrl);
+  process.stderr.write(`${label} -> ${target} ...\n`);
   const started = performance.now();
   const outcome = await work();
   const seconds = (performance.now() - started) / 1000;
   const after = await counts(backendUrl);
   const calls = after.calls - before.calls;
   const physical = limit ? physicalSeconds(minCalls, limit) : undefined;
+  process.stderr.write(`${label} -> ${target}: ${seconds.toFixed(1)} s, ${calls} calls, ${after.throttled - before.throttled} 429s (${outcome})\n`);
   return {
     run: label,
     target,
@@ -145,9 +148,12 @@ async function run({ label, target, backendUrl, limit, minCalls, work }) {
         },
       }),
     );
-    // Issabel: one list (no paging), one create per row and its read-back (pbxapi answers a create with no body).
-    const isMin = 1 + 2 * n;
-    rows.push(await run({ label: `import ${n}, one gateway`, target: `issabel (${TENANT_SIZE})`, backendUrl: backends.issabel.url, limit: undefined, minCalls: isMin, work: async () => outcomeOf(await importRows(one, 'box', numbers)) }));
+    // Issabel has no rate limit of its own: its "limit" here is the gateway's default pacing for it (10/s, burst
+    // 10: every pbxapi call is a PHP request with an AMI login). Per row: the GET that keeps PUT from overwriting
+    // an extension, the PUT, and the read-back (pbxapi answers a create with no body); plus one list and one
+    // apply-changes for the batch.
+    const isMin = 1 + 3 * n + 1;
+    rows.push(await run({ label: `import ${n}, one gateway`, target: `issabel (${TENANT_SIZE})`, backendUrl: backends.issabel.url, limit: ISSABEL_PACING, minCalls: isMin, work: async () => outcomeOf(await importRows(one, 'box', numbers)) }));
   }
 
   if (!process.argv.includes('--skip-migration')) {
@@ -173,7 +179,7 @@ async function run({ label, target, backendUrl, limit, minCalls, work }) {
     );
   }
 
-  console.log(`bulk work at the vendor's limit (VoIPBIN ${limit.perSecond}/s, burst ${limit.burst}); ${os.cpus().length} cores, node ${process.version}`);
+  console.log(`bulk work at the vendor's limit (VoIPBIN ${limit.perSecond}/s, burst ${limit.burst}; Issabel: the gateway's pacing, ${ISSABEL_PACING.perSecond}/s, burst ${ISSABEL_PACING.burst}); ${os.cpus().length} cores, node ${process.version}`);
   console.table(rows);
   cleanup();
   process.exit(0);
