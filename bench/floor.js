@@ -9,9 +9,11 @@ const express = require('express');
 const { Axios } = require('axios');
 const { leanAdapter } = require('../dist/src/lean-adapter');
 
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const httpsAgent = new https.Agent({ keepAlive: true });
 const client = new Axios({
   baseURL: `${process.env.TARGET}/v1.0/`,
-  adapter: leanAdapter({ http: new http.Agent({ keepAlive: true, maxSockets: 64 }), https: new https.Agent({ keepAlive: true }) }),
+  adapter: leanAdapter({ agentFor: (target) => (target.secure ? httpsAgent : httpAgent) }),
 });
 const query = `?accesskey=${encodeURIComponent(process.env.ACCESSKEY)}`;
 const app = express();
