@@ -82,3 +82,19 @@ export async function startFake(mode: FakeMode, backend: ContractBackend): Promi
     },
   };
 }
+
+/**
+ * nock for one describe block: intercepting, with only loopback connections let through (the simulators over
+ * HTTP). Each test file loads its own nock, and each would patch http again on top of the last: restored after.
+ */
+export function useNock(): void {
+  beforeAll(() => {
+    if (!nock.isActive()) nock.activate();
+    nock.disableNetConnect();
+    nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
+  });
+  afterAll(() => {
+    nock.enableNetConnect();
+    nock.restore();
+  });
+}

@@ -4,12 +4,11 @@
  * capabilities and error answers are all checked together. A capability an adapter declares unsupported is
  * checked to answer 501; a field it cannot store, 422.
  */
-import nock from 'nock';
 import request from 'supertest';
 import type { AdapterFactory } from '../../src/contract';
 import { validators } from '../../src/schemas';
 import { buildTestGateway, type TestGateway } from '../helpers';
-import { startFake, type ContractBackend, type FakeMode, type RunningFake } from './harness';
+import { startFake, useNock, type ContractBackend, type FakeMode, type RunningFake } from './harness';
 
 const KEY = 'contract-suite-api-key-0001';
 const auth = { Authorization: `Bearer ${KEY}` };
@@ -51,16 +50,7 @@ export function describeAdapterContract<S>(opts: ContractOptions<S>): void {
 
   describe.each<FakeMode>(['nock', 'simulator'])(`adapter contract: ${opts.factory.backend} (%s)`, (mode) => {
     let h: Harness<S>;
-    beforeAll(() => {
-      if (!nock.isActive()) nock.activate();
-      nock.disableNetConnect();
-      nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
-    });
-    // Each test file loads its own nock, and each would patch http again on top of the last: restore it.
-    afterAll(() => {
-      nock.enableNetConnect();
-      nock.restore();
-    });
+    useNock();
     beforeEach(async () => {
       h = await makeHarness(opts, mode);
     });

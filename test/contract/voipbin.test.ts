@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import nock from 'nock';
 import request from 'supertest';
 import { voipbin } from '../../adapters/voipbin/adapter';
 import { DEMO_ACCESSKEY, DEMO_USER, VoipbinSimulator, type VoipbinSimOptions, type VoipbinSimUser } from '../../adapters/voipbin/simulator';
 import { buildTestGateway, type TestGateway } from '../helpers';
-import { startFake, type ContractBackend, type FakeMode, type RunningFake } from './harness';
+import { startFake, useNock, type ContractBackend, type FakeMode, type RunningFake } from './harness';
 import { describeAdapterContract } from './suite';
 
 describeAdapterContract({
@@ -41,15 +40,7 @@ describe.each<FakeMode>(['nock', 'simulator'])('VoIPBIN through the gateway (%s)
   let gw: TestGateway;
   const api = () => request(gw.app);
 
-  beforeAll(() => {
-    if (!nock.isActive()) nock.activate();
-    nock.disableNetConnect();
-    nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
-  });
-  afterAll(() => {
-    nock.enableNetConnect();
-    nock.restore();
-  });
+  useNock();
 
   async function start(opts: VoipbinSimOptions = {}): Promise<void> {
     sim = new VoipbinSimulator({ users: [DEMO_USER, AGENT], ...opts });
