@@ -27,8 +27,9 @@ export const USAGE = `Usage: pbx-gateway <command> [options]
   extensions get <tenant> <id> [--show-password]
   extensions create <tenant> --name NAME [--extension N] [--description D] [--password P]
   extensions delete <tenant> <id> [<id> ...]
-  migrate --from <tenant> --to <tenant> [--dry-run] [--on-conflict skip|update|fail]
+  migrate --from <tenant> --to <tenant> [--apply] [--on-conflict skip|update|fail]
           [--passwords keep|generate] [--accept-loss description,...] [--extensions 100,101] [--progress]
+  help [<command>]                             this text, or one command's (as <command> --help)
 
 Reaching the tenants (every command but serve and check-config):
   --url <url>      a running gateway (env PBX_GATEWAY_URL, default http://127.0.0.1:8080)
@@ -36,6 +37,69 @@ Reaching the tenants (every command but serve and check-config):
   --config <file>  no server: load this config and call the backends from this process
 Output: aligned tables; --json prints the raw JSON objects.
 `;
+
+const REACHING = `
+Reaching the tenants:
+  --url <url>      a running gateway (env PBX_GATEWAY_URL, default http://127.0.0.1:8080; a trailing /v1 is fine)
+  --key <key>      its API key (env PBX_GATEWAY_KEY)
+  --config <file>  no server: load this config and call the backends from this process
+  --json           print the raw JSON objects instead of tables
+`;
+
+/** Each command's own help: `pbx-gateway <command> --help` or `pbx-gateway help <command>`. */
+export const COMMAND_HELP: Record<string, string> = {
+  serve: `Usage: pbx-gateway serve [--config <file>]
+
+Run the gateway. Without --config (or PBX_GATEWAY_CONFIG) it serves the embedded demo, whose tenants run on
+in-process simulators. PORT overrides the config's port. Exits 2 when the config has faults or its port is in use.
+`,
+  'check-config': `Usage: pbx-gateway check-config <file>
+
+Validate a config file as the gateway would load it (every tenant built, then closed). Prints ok, or every fault
+with its path and exits 2.
+`,
+  tenants: `Usage: pbx-gateway tenants [--url <url> --key <key> | --config <file>] [--json]
+
+List the tenants, their backends and capabilities.
+${REACHING}`,
+  extensions: `Usage: pbx-gateway extensions <list|get|create|delete> ...
+
+  extensions list <tenant> [--page-size N] [--page-token T] [--all] [--progress]
+  extensions get <tenant> <id> [--show-password]
+  extensions create <tenant> --name NAME [--extension N] [--description D] [--password P]
+  extensions delete <tenant> <id> [<id> ...]
+
+pbx-gateway help extensions <sub> for one of them.
+${REACHING}`,
+  'extensions list': `Usage: pbx-gateway extensions list <tenant> [--page-size N] [--page-token T] [--all] [--progress]
+
+List a tenant's extensions: one page (--page-size 1-500, default 50; the next page's token on stderr), or every
+page with --all (a progress count on a terminal, or with --progress).
+${REACHING}`,
+  'extensions get': `Usage: pbx-gateway extensions get <tenant> <id> [--show-password]
+
+Show one extension; --show-password includes its SIP password (the key needs the secrets scope).
+${REACHING}`,
+  'extensions create': `Usage: pbx-gateway extensions create <tenant> --name NAME [--extension N] [--description D] [--password P]
+
+Create an extension. Without --password the gateway generates one and it is shown only this once.
+${REACHING}`,
+  'extensions delete': `Usage: pbx-gateway extensions delete <tenant> <id> [<id> ...]
+
+Delete one extension, or up to 500 in one batch (one line per id; exit 1 when any was not deleted).
+${REACHING}`,
+  migrate: `Usage: pbx-gateway migrate --from <tenant> --to <tenant> [--apply] [--on-conflict skip|update|fail]
+          [--passwords keep|generate] [--accept-loss description,...] [--extensions 100,101] [--progress]
+
+Copy extensions from one tenant to another. By default (or with --dry-run) it only prints the plan: each item's
+action (create, update, skip, conflict, invalid) and a summary; nothing is written. --apply runs it and prints the
+outcome counts. Exit 1, naming them on stderr, when any item conflicts, is invalid, fails or is not done.
+${REACHING}`,
+  help: `Usage: pbx-gateway help [<command>]
+
+The list of commands, or one command's help (the same as pbx-gateway <command> --help).
+`,
+};
 
 export function cell(v: unknown): string {
   if (v === null || v === undefined || v === '') return '-';

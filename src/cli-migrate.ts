@@ -1,6 +1,8 @@
 /**
- * `pbx-gateway migrate --from A --to B [--dry-run]`: the plan as a table and a summary, or the run (a job) with a
- * progress bar and the per-item outcome counts at the end. Works through whichever client the command uses.
+ * `pbx-gateway migrate --from A --to B [--apply]`: the plan as a table and a summary (the default, as the API's),
+ * or with --apply the run (a job) with a progress bar and the per-item outcome counts at the end. Any item that
+ * conflicted, was invalid, failed or was not done is named on stderr and the exit code is 1. Works through
+ * whichever client the command uses.
  */
 import type { MigrationCreate } from '../schemas/types';
 import type { PlanItem } from './bulk/plan';
@@ -41,7 +43,10 @@ export async function migrate(client: MigrationClient, body: MigrationCreate, ou
       out.write(fmt.table(answer.items.map(planRow), ['row', 'extension', 'action', 'lossy', 'detail'], { bold: opts.bold }));
       out.write(`\nplan: ${Object.entries(answer.summary).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
     }
-    return answer.items.some((i) => i.action === 'invalid' || i.action === 'conflict') ? 1 : 0;
+    const refused = answer.items.filter((i) => i.action === 'invalid' || i.action === 'conflict');
+    for (const i of refused) err.write(`${i.action}: row ${i.row}${i.extension ? ` (extension ${i.extension})` : ''}${i.reason ? `: ${i.reason}` : ''}\n`);
+    if (refused.length) err.write(`plan: ${refused.length} item(s) would not be migrated (conflict or invalid); see --on-conflict\n`);
+    return refused.length ? 1 : 0;
   }
   const meter = fmt.progress(err, opts.progress);
   let state = answer;
@@ -64,5 +69,13 @@ export async function migrate(client: MigrationClient, body: MigrationCreate, ou
     // A job stopped by a backend fault, or by the gateway running it, is taken up again where it stopped.
     if (state.status === 'failed' || state.status === 'interrupted') out.write(`resume it with POST /v1/jobs/${state.id}/resume (rows done are skipped)\n`);
   }
-  return state.status === 'done' ? 0 : 1;
+  // A conflict or an invalid row is not written (the job reports it `skipped`): it is not a success either.
+  const unmigrated = state.results.filter((r) => r.status === 'failed' || r.status === 'not_done' || (r.status === 'skipped' && (r.action === 'conflict' || r.action === 'invalid')));
+  for (const r of unmigrated) {
+    const what = r.status === 'skipped' ? r.action : r.status;
+    const why = r.error ? `${r.error.title}: ${r.error.detail}` : (r.reason ?? (r.action === 'conflict' ? 'the extension exists in the target (see --on-conflict)' : undefined));
+    err.write(`${what}: row ${r.row}${r.extension ? ` (extension ${r.extension})` : ''}${why ? `: ${why}` : ''}\n`);
+  }
+  if (unmigrated.length) err.write(`migration ${state.id}: ${unmigrated.length} item(s) not migrated\n`);
+  return state.status === 'done' && !unmigrated.length ? 0 : 1;
 }

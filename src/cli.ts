@@ -59,13 +59,14 @@ const REACH = ['config', 'url', 'key', 'json', 'help'];
 const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> = {
   serve: { flags: ['config', 'help'], operands: [0, 0] },
   'check-config': { flags: ['help'], operands: [1, 1] },
+  help: { flags: ['help'], operands: [0, 2] },
   tenants: { flags: REACH, operands: [0, 0] },
   'extensions list': { flags: [...REACH, 'page-size', 'page-token', 'all', 'progress'], operands: [1, 1] },
   'extensions get': { flags: [...REACH, 'show-password'], operands: [2, 2] },
   'extensions create': { flags: [...REACH, 'extension', 'name', 'description', 'password'], operands: [1, 1] },
   // The gateway's batch limit, kept in direct mode too so a command behaves the same both ways.
   'extensions delete': { flags: REACH, operands: [2, 500] },
-  migrate: { flags: [...REACH, 'from', 'to', 'dry-run', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'progress'], operands: [0, 0] },
+  migrate: { flags: [...REACH, 'from', 'to', 'dry-run', 'apply', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'progress'], operands: [0, 0] },
 };
 
 interface Args {
@@ -112,8 +113,65 @@ function pageSizeOf(args: Args, fallback: number): number {
   return n;
 }
 
+/** The gateway's root URL from --url / PBX_GATEWAY_URL: a trailing `/v1` (the API's prefix, as users copy it) and
+ * trailing slashes are dropped, since every path below starts with `/v1`. A key belongs in --key, not the URL. */
+export function gatewayBase(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`--url ${safeUrl(url)} is not a URL (e.g. http://127.0.0.1:8080)`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--url must be an http:// or https:// URL, not ${u.protocol}`);
+  if (u.username || u.password) throw new UsageError('--url must not hold credentials: give the API key with --key or PBX_GATEWAY_KEY');
+  u.search = '';
+  u.hash = '';
+  return u.toString().replace(/\/+$/, '').replace(/\/v1$/i, '').replace(/\/+$/, '');
+}
+
+/** A URL fit to print: no user, password, query or fragment (a key may sit in any of them). */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//').replace(/[?#].*$/, '');
+  }
+}
+
+/** Why a fetch failed, in words: undici's "fetch failed" hides the cause (a code, possibly in an AggregateError). */
+export function fetchFailure(err: unknown): string {
+  const e = err as Error & { cause?: unknown };
+  if (e?.name === 'TimeoutError') return 'timed out (no answer within 60 s)';
+  if (e?.name === 'AbortError') return 'aborted';
+  let cause = e?.cause as (Error & { code?: string; errors?: (Error & { code?: string })[] }) | undefined;
+  if (cause && !cause.code && cause.errors?.length) cause = cause.errors[0];
+  const code = cause?.code;
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host name lookup failed (temporary DNS failure)',
+    ECONNRESET: 'connection reset',
+    ETIMEDOUT: 'connection timed out',
+    UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+  };
+  if (code && words[code]) return `${code} (${words[code]})`;
+  const tls = code && /CERT|SSL|TLS|SELF_SIGNED|ERR_SSL/i.test(code);
+  // OpenSSL's messages run over lines with file names: the reason is the part before the source file.
+  const said = cause?.message?.includes('routines:') ? /routines:[^:]*:([^:]+):/.exec(cause.message)?.[1] : cause?.message?.split('\n')[0];
+  if (code) return `${tls ? 'TLS error: ' : ''}${code}${said && said !== code ? ` (${said})` : ''}`;
+  if (cause?.message) return cause.message;
+  return e?.message ?? String(err);
+}
+
 function httpClient(baseUrl: string, key: string | undefined): Client {
-  const base = baseUrl.replace(/\/+$/, '');
+  const base = gatewayBase(baseUrl);
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (key) headers.authorization = `Bearer ${key}`;
@@ -122,8 +180,7 @@ function httpClient(baseUrl: string, key: string | undefined): Client {
     try {
       res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ProblemError({ title: 'Cannot reach the gateway', detail: `${base}: ${cause}` });
+      throw new ProblemError({ title: 'Cannot reach the gateway', detail: `${safeUrl(base)}: ${fetchFailure(err)}` });
     }
     const text = await res.text();
     let parsed: unknown;
@@ -134,6 +191,13 @@ function httpClient(baseUrl: string, key: string | undefined): Client {
     }
     if (!res.ok) {
       const p = parsed as fmt.ProblemLike | undefined;
+      // The gateway speaks of HTTP headers; the CLI's user gives a key with a flag or a variable.
+      if (res.status === 401) {
+        throw new ProblemError({
+          title: p && typeof p.title === 'string' ? p.title : 'Authentication required',
+          detail: key ? 'the gateway refused the API key given (--key or PBX_GATEWAY_KEY)' : 'no API key given: pass --key <key> or set PBX_GATEWAY_KEY',
+        });
+      }
       throw new ProblemError(p && typeof p.title === 'string' ? p : { title: `HTTP ${res.status}`, detail: res.statusText });
     }
     return parsed as T;
@@ -207,7 +271,8 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
 }
 
 function migrationBody(args: Args): MigrationCreate {
-  const body: MigrationCreate = { from: str(args, 'from')!, to: str(args, 'to')!, dry_run: args.flags.has('dry-run') };
+  // A plan unless --apply, as the API's own default; --dry-run is the plan asked for by name.
+  const body: MigrationCreate = { from: str(args, 'from')!, to: str(args, 'to')!, dry_run: !args.flags.has('apply') };
   const onConflict = str(args, 'on-conflict');
   if (onConflict) body.on_conflict = onConflict as MigrationCreate['on_conflict'];
   const passwords = str(args, 'passwords');
@@ -292,6 +357,14 @@ async function extensions(sub: string, [tenant, ...ids]: string[], args: Args, c
   return 0;
 }
 
+/** The help of the command named by these words (`extensions list`, `migrate`, `help migrate`), or undefined. */
+function helpFor(words: string[]): string | undefined {
+  const [first, second] = words[0] === 'help' && words.length > 1 ? words.slice(1) : words;
+  if (!first) return undefined;
+  const key = first === 'extensions' && second !== undefined && fmt.COMMAND_HELP[`extensions ${second}`] ? `extensions ${second}` : first;
+  return fmt.COMMAND_HELP[key];
+}
+
 /** Parse and check the whole command line before doing anything: a usage error starts no simulator. */
 function commandOf(args: Args): { key: string; operands: string[] } {
   const [command, sub] = args.pos;
@@ -306,6 +379,8 @@ function commandOf(args: Args): { key: string; operands: string[] } {
   if (key === 'extensions create' && !str(args, 'name')) throw new UsageError('extensions create needs --name');
   if (key === 'extensions list') pageSizeOf(args, 0);
   if (args.flags.has('config') && (args.flags.has('url') || args.flags.has('key'))) throw new UsageError('give either --config or --url/--key, not both');
+  if (args.flags.has('apply') && args.flags.has('dry-run')) throw new UsageError(`${key} takes --apply or --dry-run, not both`);
+  if (key === 'help' && operands.length && !helpFor(operands)) throw new UsageError(`unknown command: ${operands.join(' ')}`);
   return { key, operands };
 }
 
@@ -314,10 +389,14 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   try {
     const args = parseArgs(argv);
     if (args.flags.has('help')) {
-      io.stdout.write(fmt.USAGE);
+      io.stdout.write(helpFor(args.pos) ?? fmt.USAGE);
       return 0;
     }
     const { key, operands } = commandOf(args);
+    if (key === 'help') {
+      io.stdout.write(helpFor(operands) ?? fmt.USAGE);
+      return 0;
+    }
     const config = str(args, 'config');
     if (key === 'serve') {
       await main(config ? ['--config', config] : []);

@@ -13,6 +13,8 @@ export function consoleRoutes(router: IRouter): void {
   const found = projectRoot();
   const root = fs.existsSync(path.join(found, 'console', 'index.html')) ? found : undefined;
   const setCsp = (res: express.Response) => res.setHeader('Content-Security-Policy', CSP);
+  // The root has nothing of its own: a browser pointed at the gateway lands on the console.
+  router.get('/', (_req, res) => res.redirect(302, '/console/'));
   router.get('/console', (req, res) => {
     if (!root || !fs.existsSync(path.join(root, 'dist', 'web', 'console', 'app.js'))) {
       res.status(503).type('text/plain').send('The console is not built: run `npm run build`.');

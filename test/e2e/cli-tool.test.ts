@@ -45,6 +45,26 @@ describe('usage', () => {
   });
 });
 
+describe('help', () => {
+  it('prints each command\'s own help for <command> --help and help <command>, and refuses help for no such command', async () => {
+    const commands = ['serve', 'check-config', 'tenants', 'extensions list', 'extensions get', 'extensions create', 'extensions delete', 'migrate', 'help'];
+    for (const command of commands) {
+      const words = command.split(' ');
+      const flag = await cli([...words, '--help']);
+      expect(flag).toMatchObject({ code: 0, stderr: '' });
+      expect(flag.stdout).toMatch(new RegExp(`^Usage: pbx-gateway ${command}\\b`));
+      expect(flag.stdout).not.toContain('check-config <file>   '); // not the global list
+      expect(await cli(['help', ...words])).toEqual(flag);
+    }
+    expect((await cli(['extensions', '--help'])).stdout).toMatch(/^Usage: pbx-gateway extensions <list\|get\|create\|delete>/);
+    expect((await cli(['migrate', '--help'])).stdout).toContain('--apply');
+    expect(await cli(['help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: pbx-gateway <command> [options]') });
+    const unknown = await cli(['help', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command: nope');
+  });
+});
+
 describe('check-config', () => {
   it('accepts the demo config', async () => {
     const r = await cli(['check-config', demo]);
@@ -251,7 +271,40 @@ describe('gateway mode (--url, --key)', () => {
       });
     });
     const r = await cli(['tenants', '--url', `http://127.0.0.1:${port}`]);
-    expect(r).toMatchObject({ code: 1, stderr: `error: Cannot reach the gateway: http://127.0.0.1:${port}: ECONNREFUSED\n` });
+    expect(r).toMatchObject({ code: 1, stderr: `error: Cannot reach the gateway: http://127.0.0.1:${port}: ECONNREFUSED (connection refused)\n` });
+    // A name that does not resolve (.invalid never does), and TLS spoken to a plain HTTP port: the cause, not "fetch failed".
+    const nohost = await cli(['tenants', '--url', 'http://pbx-gateway.invalid:8080/']);
+    expect(nohost.code).toBe(1);
+    expect(nohost.stderr).toMatch(/^error: Cannot reach the gateway: http:\/\/pbx-gateway\.invalid:8080: (ENOTFOUND|EAI_AGAIN) /);
+    const tls = await cli(['tenants', '--url', gateway.url.replace('http:', 'https:')]);
+    expect(tls.code).toBe(1);
+    expect(tls.stderr).toMatch(/^error: Cannot reach the gateway: https:\/\/127\.0\.0\.1:\d+: TLS error: ERR_SSL_\w+ \([^\n]+\)\n$/);
+    expect(tls.stderr).not.toContain('fetch failed');
+  });
+
+  it('takes a --url ending in /v1 (as the API is addressed) and refuses one holding credentials without printing them', async () => {
+    for (const url of [`${gateway.url}/v1`, `${gateway.url}/v1/`, `${gateway.url}/`]) {
+      const r = await cli(['tenants', '--url', url, '--key', DEMO_KEY]);
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toMatch(/^NAME\s+BACKEND/);
+    }
+    const secret = await cli(['tenants', '--url', gateway.url.replace('http://', 'http://admin:hunter2@')]);
+    expect(secret.code).toBe(2);
+    expect(secret.stderr).toContain('--url must not hold credentials');
+    expect(secret.stderr).not.toContain('hunter2');
+  });
+
+  it('without a key, names the flag and the variable that give one', async () => {
+    const r = await cli(['tenants', '--url', gateway.url]);
+    expect(r).toMatchObject({ code: 1, stderr: 'error: Authentication required: no API key given: pass --key <key> or set PBX_GATEWAY_KEY\n' });
+    const wrong = await cli(['tenants', '--url', gateway.url, '--key', 'not-the-key-0000000000']);
+    expect(wrong).toMatchObject({ code: 1, stderr: 'error: Authentication required: the gateway refused the API key given (--key or PBX_GATEWAY_KEY)\n' });
+  });
+
+  it('redirects GET / to the console', async () => {
+    const res = await fetch(`${gateway.url}/`, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('/console/');
   });
 });
 
@@ -271,11 +324,54 @@ describe('migrate', () => {
     expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-voipbin', '--dry-run', '--config', demo], dry.io as never)).toBe(0);
     expect(dry.out()).toMatch(/^ROW\s+EXTENSION\s+ACTION\s+LOSSY\s+DETAIL$/m);
     expect(dry.out()).toMatch(/^plan: 6 create, 0 update, 0 skip, 0 conflict, 0 invalid$/m);
+    const plain = io();
+    expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-voipbin', '--config', demo], plain.io as never)).toBe(0);
+    expect(plain.out()).toBe(dry.out());
     const run = io();
-    expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-voipbin', '--config', demo, '--progress'], run.io as never)).toBe(0);
+    expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-voipbin', '--config', demo, '--progress', '--apply'], run.io as never)).toBe(0);
     expect(run.out()).toMatch(/^migration [0-9a-f-]+ done: 6 done, 0 failed, 0 skipped of 6$/m);
     const refused = io();
-    expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-vitalpbx', '--config', demo], refused.io as never)).toBe(1);
+    expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-vitalpbx', '--config', demo, '--apply'], refused.io as never)).toBe(1);
     expect(refused.err()).toMatch(/does not support 'extensions\.create'/);
+    const both = io();
+    expect(await runCli(['migrate', '--from', 'demo-issabel', '--to', 'demo-voipbin', '--config', demo, '--apply', '--dry-run'], both.io as never)).toBe(2);
+    expect(both.err()).toContain('migrate takes --apply or --dry-run, not both');
+  });
+
+  describe('against a gateway', () => {
+    let gateway: RunningGateway;
+    beforeAll(async () => {
+      const config = parseConfig(fs.readFileSync(demo, 'utf8'), { registry, env: {} });
+      gateway = await startGateway({ ...config, logging: { level: 'silent' } }, registry, { PORT: '0' });
+    });
+    afterAll(() => gateway.close());
+    const m = (...argv: string[]) => cli(['migrate', '--from', 'demo-issabel', '--to', 'demo-voipbin', ...argv, '--url', gateway.url, '--key', DEMO_KEY]);
+    const count = async () => JSON.parse((await cli(['extensions', 'list', 'demo-voipbin', '--all', '--json', '--url', gateway.url, '--key', DEMO_KEY])).stdout).items.length as number;
+
+    it('plans without --apply (nothing written), applies with it, and exits 1 naming every conflict', async () => {
+      const before = await count();
+      const plan = await m();
+      expect(plan).toMatchObject({ code: 0, stderr: '' });
+      expect(plan.stdout).toMatch(/^plan: 6 create, 0 update, 0 skip, 0 conflict, 0 invalid$/m);
+      expect(await count()).toBe(before);
+
+      const applied = await m('--apply');
+      expect(applied.code).toBe(0);
+      expect(applied.stdout).toMatch(/^migration [0-9a-f-]+ done: 6 done, 0 failed, 0 skipped of 6$/m);
+      expect(await count()).toBe(before + 6);
+
+      // Again: every item now exists in the target. The plan says so and fails; so does applying it anyway.
+      const replan = await m();
+      expect(replan.code).toBe(1);
+      expect(replan.stdout).toMatch(/^plan: 0 create, 0 update, 0 skip, 6 conflict, 0 invalid$/m);
+      expect(replan.stderr).toMatch(/^conflict: row 1 \(extension \d+\): exists$/m);
+      const again = await m('--apply');
+      expect(again.code).toBe(1);
+      expect(again.stderr.match(/^conflict: row \d+ \(extension \d+\)/gm)).toHaveLength(6);
+      expect(again.stderr).toMatch(/: 6 item\(s\) not migrated$/m);
+      expect(await count()).toBe(before + 6);
+      // What the user asked for (skip what exists) is a success.
+      expect((await m('--apply', '--on-conflict', 'skip')).code).toBe(0);
+    });
   });
 });
