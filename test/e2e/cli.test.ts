@@ -169,3 +169,31 @@ it('on SIGHUP refuses such a config whole: not even its log level is applied', a
     child.kill('SIGKILL');
   }
 }, 30_000);
+
+it('`pbx-gateway serve` on a port in use exits 2 with EADDRINUSE and its path, and leaves nothing running', async () => {
+  const net = await import('node:net');
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+  const port = (taken.address() as import('node:net').AddressInfo).port;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbxgw-'));
+  const file = path.join(dir, 'busy.yaml');
+  // A tenant on a simulator: started before the listen fails, so it has to be stopped for the process to end.
+  fs.writeFileSync(file, `server: { port: ${port} }\napi_keys: [{ id: a, key: busy-port-test-key-0001, tenants: ["*"] }]\ntenants:\n  one: { backend: voipbin, simulator: true }\n`);
+  try {
+    for (const [args, env, where] of [
+      [['serve', '--config', file], {}, '/server/port'],
+      [['serve'], { PORT: String(port) }, `PORT=${port}`],
+    ] as const) {
+      const child = spawn(process.execPath, [path.join(root, 'dist/src/cli.js'), ...args], { cwd: root, env: { PATH: process.env.PATH, ...env } });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      expect(await exitOf(child)).toBe(2);
+      clearTimeout(timer);
+      expect(err).toContain('EADDRINUSE');
+      expect(err).toContain(where);
+    }
+  } finally {
+    taken.close();
+  }
+}, 40_000);
