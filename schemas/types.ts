@@ -196,6 +196,9 @@ export interface MigrationCreate {
 }
 /**
  * Which source extensions; all when left out. At most one of the three.
+ *
+ * This interface was referenced by `MigrationCreate`'s JSON-Schema
+ * via the `definition` "select".
  */
 export interface MigrationSelect {
   /**
@@ -370,6 +373,12 @@ export interface BatchItemError {
 
 // job.schema.json
 /**
+ * This interface was referenced by `Job`'s JSON-Schema
+ * via the `definition` "action".
+ */
+export type PlanAction = 'create' | 'update' | 'skip' | 'conflict' | 'invalid';
+
+/**
  * Bulk work applied in the background (GET /v1/jobs/{id}; a migration also at /v1/migrations/{id}): its plan, progress and a result per row, kept 30 days.
  */
 export interface Job {
@@ -391,9 +400,23 @@ export interface Job {
    * A migration's target (the same as tenant).
    */
   to?: string;
-  options: {};
+  /**
+   * What the job was started with.
+   */
+  options: {
+    on_conflict: 'skip' | 'update' | 'fail';
+    accept_loss?: string[];
+    /**
+     * A migration's.
+     */
+    passwords?: 'keep' | 'generate';
+    select?: MigrationSelect;
+  };
   created_at: string;
   updated_at: string;
+  /**
+   * Who started the job: the API key's id and the request's id.
+   */
   started_by: {
     key_id?: string;
     request_id?: string;
@@ -402,16 +425,8 @@ export interface Job {
    * Runs started: 1, and one more per resume or take-up.
    */
   runs: number;
-  summary: {
-    [k: string]: number | undefined;
-  };
-  progress: {
-    total: number;
-    done: number;
-    failed: number;
-    skipped: number;
-    not_done: number;
-  };
+  summary: PlanSummary;
+  progress: JobProgress;
   items: PlanItem[];
   results: ItemResult[];
   problem?: Problem;
@@ -421,17 +436,71 @@ export interface Job {
   cancel_requested?: boolean;
 }
 /**
+ * How many rows the plan has per action.
+ *
+ * This interface was referenced by `Job`'s JSON-Schema
+ * via the `definition` "plan_summary".
+ */
+export interface PlanSummary {
+  create: number;
+  update: number;
+  skip: number;
+  conflict: number;
+  invalid: number;
+}
+/**
+ * Rows of the job by how far they got.
+ *
+ * This interface was referenced by `Job`'s JSON-Schema
+ * via the `definition` "progress".
+ */
+export interface JobProgress {
+  total: number;
+  done: number;
+  failed: number;
+  skipped: number;
+  not_done: number;
+}
+/**
  * This interface was referenced by `Job`'s JSON-Schema
  * via the `definition` "plan_item".
  */
 export interface PlanItem {
   row: number;
   extension: string | null;
-  action: 'create' | 'update' | 'skip' | 'conflict' | 'invalid';
+  action: PlanAction;
+  /**
+   * Why a row is skipped, in conflict or invalid.
+   */
   reason?: string;
-  changes?: {};
-  lossy?: string[];
+  /**
+   * For an update: each field that changes, from what to what (passwords show as "(hidden)").
+   */
+  changes?: {
+    [k: string]: FieldChange | undefined;
+  };
+  /**
+   * Fields with a value the target backend cannot store.
+   */
+  lossy?: ('name' | 'description' | 'password')[];
+  /**
+   * The target's id of the extension this row updates, skips or conflicts with.
+   */
   target_id?: string;
+}
+/**
+ * This interface was referenced by `Job`'s JSON-Schema
+ * via the `definition` "change".
+ */
+export interface FieldChange {
+  /**
+   * The value now (null when unset).
+   */
+  from: string | null;
+  /**
+   * The value after the row is applied.
+   */
+  to: string | null;
 }
 /**
  * This interface was referenced by `Job`'s JSON-Schema
@@ -440,11 +509,26 @@ export interface PlanItem {
 export interface ItemResult {
   row: number;
   extension: string | null;
-  action: string;
+  action: PlanAction;
+  /**
+   * not_done: never started (budget spent, the caller left, a backend fault stopped the run, cancelled): nothing was written for it.
+   */
   status: 'done' | 'failed' | 'skipped' | 'not_done';
   id?: string;
   reason?: string;
   error?: Problem;
+}
+/**
+ * Rows of an import applied within its request, by result (not_done only when some were not started).
+ *
+ * This interface was referenced by `Job`'s JSON-Schema
+ * via the `definition` "outcome".
+ */
+export interface ImportOutcome {
+  done: number;
+  failed: number;
+  skipped: number;
+  not_done?: number;
 }
 
 // queries.schema.json

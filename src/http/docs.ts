@@ -28,11 +28,13 @@ export function renderDocs(doc: Json): string {
         .map(([status, r]) => {
           const content = r.content as Record<string, Json> | undefined;
           const schema = content && Object.values(content)[0]?.schema;
-          return `<li><b>${esc(status)}</b> ${esc(r.description)} ${schema ? schemaSummary(schema) : ''}</li>`;
+          const types = content && !content['application/json'] && !content['application/problem+json'] ? ` <small>(${Object.keys(content).map(esc).join(', ')})</small>` : '';
+          const headers = Object.keys((r.headers as Json | undefined) ?? {}).filter((h) => h !== 'X-Request-Id' && !h.startsWith('RateLimit-'));
+          return `<li><b>${esc(status)}</b> ${esc(r.description)} ${schema ? schemaSummary(schema) : ''}${types}${headers.length ? ` <small>headers: ${headers.map(esc).join(', ')}</small>` : ''}</li>`;
         })
         .join('');
       const html = `<section class="op"><h3><span class="m ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3>
-<p>${esc(op.summary)}</p>${params ? `<p>Parameters: ${params}</p>` : ''}${body ? `<p>Body: ${schemaSummary(body['application/json'].schema)}</p>` : ''}<ul>${responses}</ul></section>`;
+<p>${esc(op.summary)}</p>${params ? `<p>Parameters: ${params}</p>` : ''}${body ? `<p>Body: ${Object.entries(body).map(([type, c]) => (type === 'application/json' ? schemaSummary(c.schema) : `<code>${esc(type)}</code>`)).join(', ')}</p>` : ''}<ul>${responses}</ul></section>`;
       const tag = ((op.tags as string[] | undefined) ?? ['other'])[0];
       byTag.set(tag, [...(byTag.get(tag) ?? []), html]);
     }

@@ -17,6 +17,8 @@ export function toProblem(err: GatewayError, requestId?: string): Problem {
 
 export function sendProblem(res: Response, err: GatewayError): void {
   if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+  // RFC 9110 §11.6.1: a 401 says how to authenticate. API keys are bearer tokens (RFC 6750).
+  if (err.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="pbx-gateway"');
   res.status(err.status).type('application/problem+json').send(JSON.stringify(toProblem(err, res.locals.requestId as string | undefined)));
 }
 

@@ -12,7 +12,9 @@ const KEY = 'operability-test-key-00001';
 const auth = { Authorization: `Bearer ${KEY}` };
 let servers: RunningSimulator[];
 let gw: ReturnType<typeof buildTestGateway>;
-let doc: { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
+let doc: { paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> }; responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, { schema: unknown }> }> }>> };
+/** Answer headers the document names where they are sent. */
+const KNOWN_HEADERS = ['x-request-id', 'location', 'retry-after', 'ratelimit-policy', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'idempotency-replayed', 'www-authenticate', 'content-disposition'];
 
 beforeAll(async () => {
   const [v, i, p] = await Promise.all([startVoipbinSimulator(), startIssabelSimulator(), startVitalpbxSimulator()]);
@@ -61,19 +63,34 @@ describe('OpenAPI document', () => {
     addFormats(ajv);
     ajv.addSchema({ $id: 'https://doc.local/openapi.json', ...(doc as object) });
     const templates = Object.keys(doc.paths).map((p) => ({ p, re: new RegExp(`^${p.replace(/\{\w+\}/g, '[^/]+')}$`) }));
-    const check = async (method: 'get' | 'post' | 'patch' | 'delete', url: string, body?: object) => {
-      const res = await request(gw.app)[method](url).set(auth).send(body);
+    const check = async (method: 'get' | 'post' | 'patch' | 'delete', url: string, body?: object | string, opts: { type?: string; headers?: Record<string, string>; key?: boolean } = {}) => {
+      let req = request(gw.app)[method](url);
+      if (opts.key !== false) req = req.set(auth);
+      if (opts.type) req = req.set('Content-Type', opts.type);
+      const res = await req.set(opts.headers ?? {}).send(body);
       const path = url.split('?')[0];
-      const template = templates.find((t) => t.re.test(path))!.p;
-      const response = doc.paths[template][method].responses[String(res.status)];
+      // The most literal template that matches (`/extensions/import` before `/extensions/{id}`).
+      const template = templates.filter((t) => t.re.test(path) && doc.paths[t.p][method]).sort((a, b) => a.p.split('{').length - b.p.split('{').length)[0].p;
+      const operation = doc.paths[template][method];
+      const response = operation.responses[String(res.status)];
       expect({ url, status: res.status, documented: !!response }).toEqual({ url, status: res.status, documented: true });
+      // A request body in a media type the operation declares.
+      if (body !== undefined) {
+        const sent = (opts.type ?? 'application/json').split(';')[0];
+        if (res.status < 400) expect({ url, sent, declared: Object.keys(operation.requestBody?.content ?? {}) }).toEqual({ url, sent, declared: expect.arrayContaining([sent]) });
+      }
+      // Every header the gateway answers with that the document has a name for is declared on this answer.
+      const declaredHeaders = Object.keys(response.headers ?? {}).map((h) => h.toLowerCase());
+      for (const h of KNOWN_HEADERS) if (res.headers[h] !== undefined) expect({ url, status: res.status, header: h, declared: declaredHeaders.includes(h) }).toEqual({ url, status: res.status, header: h, declared: true });
       const content = response.content;
+      expect({ url, status: res.status, content: !!content }).toEqual({ url, status: res.status, content: res.status !== 204 && res.status < 300 ? !!content : true });
       if (content) {
-        const [type] = Object.keys(content);
-        expect(res.headers['content-type']).toContain(type);
-        const at = `#/paths/${template.replace(/~/g, '~0').replace(/\//g, '~1')}/${method}/responses/${res.status}/content/${type.replace(/\//g, '~1')}/schema`;
+        const type = Object.keys(content).find((t) => String(res.headers['content-type']).startsWith(t));
+        expect({ url, type: res.headers['content-type'], declared: !!type }).toEqual({ url, type: res.headers['content-type'], declared: true });
+        const at = `#/paths/${template.replace(/~/g, '~0').replace(/\//g, '~1')}/${method}/responses/${res.status}/content/${type!.replace(/\//g, '~1')}/schema`;
         const validate = ajv.compile({ $ref: `https://doc.local/openapi.json${at}` });
-        expect({ url, valid: validate(res.body), errors: validate.errors }).toMatchObject({ url, valid: true });
+        const answer = /^application\/(problem\+)?json$/.test(type!) ? res.body : res.text;
+        expect({ url, valid: validate(answer), errors: validate.errors }).toMatchObject({ url, valid: true });
       }
       return res;
     };
@@ -97,6 +114,34 @@ describe('OpenAPI document', () => {
     await check('get', '/v1/tenants/nowhere');
     await check('get', '/v1/tenants/cloud/extensions?page_size=0');
     await check('get', '/healthz');
+    await check('get', '/readyz');
+    // What clients generated from the document met: a real migration (202, then the job), a CSV import (a plan,
+    // then a job), the export's two media types, 401 with its challenge, 415, 413.
+    await check('post', '/v1/migrations', { from: 'vital', to: 'box' });
+    const migration = await check('post', '/v1/migrations', { from: 'vital', to: 'box', dry_run: false, on_conflict: 'skip', accept_loss: ['description'] });
+    expect(migration.status).toBe(202);
+    expect(migration.headers.location).toBe(`/v1/migrations/${migration.body.id}`);
+    await check('get', `/v1/migrations/${migration.body.id}`);
+    await check('get', `/v1/jobs/${migration.body.id}`);
+    await check('get', '/v1/jobs/no-such-job');
+    const csv = 'extension,name\n4701,Imported One\n4702,Imported Two\n';
+    await check('post', '/v1/tenants/box/extensions/import', csv, { type: 'text/csv' });
+    await check('post', '/v1/tenants/box/extensions/import?dry_run=false', '{"extension":"4703","name":"Imported Three"}\n', { type: 'application/x-ndjson' });
+    const job = await check('post', '/v1/tenants/box/extensions/import?dry_run=false&async=true', csv.replace(/470/g, '471'), { type: 'text/csv', headers: { 'Idempotency-Key': 'doc-import-1' } });
+    expect(job.status).toBe(202);
+    expect(job.headers.location).toBe(`/v1/jobs/${job.body.id}`);
+    const replayed = await check('post', '/v1/tenants/box/extensions/import?dry_run=false&async=true', csv.replace(/470/g, '471'), { type: 'text/csv', headers: { 'Idempotency-Key': 'doc-import-1' } });
+    expect(replayed.headers['idempotency-replayed']).toBe('true');
+    await check('get', `/v1/jobs/${job.body.id}`);
+    await check('get', '/v1/tenants/box/extensions/export?format=csv');
+    await check('get', '/v1/tenants/box/extensions/export?format=ndjson');
+    const unauthenticated = await check('get', '/v1/tenants', undefined, { key: false });
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.headers['www-authenticate']).toMatch(/^Bearer\b/);
+    expect((await check('get', '/v1/tenants', undefined, { key: false, headers: { Authorization: 'Bearer not-a-key-at-all-000' } })).headers['www-authenticate']).toMatch(/^Bearer\b/);
+    expect((await check('post', '/v1/tenants/box/extensions', 'name=x', { type: 'text/plain' })).status).toBe(415);
+    expect((await check('post', '/v1/tenants/box/extensions', { name: 'x'.repeat(1_100_000) })).status).toBe(413);
+    expect((await check('patch', '/v1/tenants/box/extensions/1000?accept_loss=device_options', { name: 'Lobby' })).status).toBe(200);
   });
 
   it('is rendered as a docs page with every path, without scripts', async () => {
