@@ -17,6 +17,16 @@ function render(...nodes: (Node | string)[]): void {
 
 const heading = (text: string) => h('h1', { tabindex: '-1' }, text);
 const why = (backend: string, what: string) => `not available: ${backend} does not support ${what} (the gateway answers 501 Not Implemented)`;
+/** A field the backend cannot store: the gateway refuses it with 422 and the field's pointer. */
+const cannotStore = (backend: string, what: string) => `not available: ${backend} cannot store ${what} (the gateway answers 422 Unprocessable Content)`;
+const empty = (text: string) => h('p', { class: 'empty', role: 'status' }, text);
+/** A time from the API (RFC 3339) in the browser's locale, the original kept in datetime. */
+function when(iso: string | null | undefined): Node | string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return h('time', { datetime: iso }, d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }));
+}
 
 function capabilityList(c: Capabilities): string {
   const ops = Object.entries(c.extensions).filter(([, v]) => v).map(([k]) => k);
@@ -89,7 +99,7 @@ async function tenantView(name: string, token?: string, q?: string): Promise<voi
   });
   const selectable = c.extensions.batch_delete;
   const rows = page.items.map((e) => [
-    selectable ? h('input', { type: 'checkbox', name: 'sel', value: e.id, 'aria-label': `Select ${e.extension}` }) : '',
+    ...(selectable ? [h('input', { type: 'checkbox', name: 'sel', value: e.id, 'aria-label': `Select ${e.extension}` })] : []),
     h('a', { href: `#/t/${encodeURIComponent(name)}/e/${encodeURIComponent(e.id)}` }, e.extension),
     e.name,
     e.username ?? '',
@@ -100,8 +110,10 @@ async function tenantView(name: string, token?: string, q?: string): Promise<voi
     heading(`Extensions of ${name}`),
     h('p', {}, `Backend: ${t.backend}. Can: ${capabilityList(c)}.`),
     search,
-    table(['', 'Extension', 'Name', 'SIP user', 'Domain'], rows, `Extensions of ${name}`),
-    h('div', { class: 'row' }, page.next_page_token ? h('button', { type: 'button', onclick: () => void tenantView(name, page.next_page_token!, q) }, 'Next page') : h('span', {}, 'Last page'), batch, selectable ? '' : h('span', { class: 'reason' }, why(t.backend, 'batch delete'))),
+    rows.length
+      ? table([...(selectable ? [h('span', { class: 'visually-hidden' }, 'Select')] : []), 'Extension', 'Name', 'SIP user', 'Domain'], rows, `Extensions of ${name}`)
+      : empty(q ? `No extension of ${name} matches “${q}”.` : `${name} has no extensions.`),
+    h('div', { class: 'row' }, page.next_page_token ? h('button', { type: 'button', onclick: () => void tenantView(name, page.next_page_token!, q) }, 'Next page') : h('span', {}, token ? 'Last page' : ''), batch, selectable ? '' : h('span', { class: 'reason' }, why(t.backend, 'batch delete'))),
     h('div', { id: 'batch-result' }),
     createForm(t),
     await ringGroups(t),
@@ -142,7 +154,7 @@ function createForm(t: Tenant): HTMLElement {
     { class: 'card' },
     field(c.extensions.auto_number ? 'Number (leave empty to let the PBX pick)' : 'Number', 'extension', { required: !c.extensions.auto_number }),
     field('Name', 'name', { required: true }),
-    w.has('description') ? field('Description', 'description') : h('p', { class: 'reason' }, why(t.backend, 'a description')),
+    w.has('description') ? field('Description', 'description') : h('p', { class: 'reason' }, cannotStore(t.backend, 'a description')),
     field('SIP password (leave empty to generate one)', 'password', { type: 'password', autocomplete: 'new-password' }),
     h('button', { type: 'submit' }, 'Create'),
   ) as HTMLFormElement;
@@ -169,10 +181,18 @@ function createForm(t: Tenant): HTMLElement {
 // ---------- one extension
 
 async function extensionView(tenant: string, id: string): Promise<void> {
-  const t = tenants.find((x) => x.name === tenant)!;
+  const t = tenants.find((x) => x.name === tenant);
+  if (!t) return render(heading('Unknown tenant'), problemBox({ type: '', title: 'Not found', status: 404, detail: `No tenant named ${tenant} for this key.` }));
   const c = t.capabilities;
   const base = `/v1/tenants/${encodeURIComponent(tenant)}/extensions/${encodeURIComponent(id)}`;
-  const e = await api<Extension>('GET', base);
+  let e: Extension;
+  try {
+    e = await api<Extension>('GET', base);
+  } catch (err) {
+    const p = problemOf(err);
+    if (p.status !== 404) throw err;
+    return render(heading('Extension not found'), h('p', {}, `${tenant} has no extension with the id ${id}: it may have been deleted.`), h('p', {}, h('a', { href: `#/t/${encodeURIComponent(tenant)}` }, `Back to ${tenant}`)));
+  }
   const pwOut = h('span', { id: 'password-out' });
   const showPw = h('button', { type: 'button', onclick: async () => {
     try {
@@ -208,11 +228,12 @@ async function extensionView(tenant: string, id: string): Promise<void> {
     }
   } }, 'Delete extension');
   const details: HTMLElement[] = [];
-  const section = async (flag: keyof Capabilities, title: string, path: string, toRows: (d: never) => (string | number | null)[][], cols: string[]) => {
+  const section = async (flag: keyof Capabilities, title: string, path: string, toRows: (d: never) => (Node | string | number | null)[][], cols: string[]) => {
     if (!c[flag]) return details.push(h('section', {}, h('h2', {}, title), h('p', { class: 'reason' }, why(t.backend, title.toLowerCase()))));
     try {
       const data = await api<never>('GET', `${base}/${path}`);
-      details.push(h('section', {}, h('h2', {}, title), table(cols, toRows(data).map((r) => r.map((v) => String(v ?? ''))), title)));
+      const rows = toRows(data).map((r) => r.map((v) => (v instanceof Node ? v : String(v ?? ''))));
+      details.push(h('section', {}, h('h2', {}, title), rows.length ? table(cols, rows, title) : empty(`No ${title.toLowerCase()}.`)));
     } catch (err) {
       details.push(h('section', {}, h('h2', {}, title), problemBox(problemOf(err))));
     }
@@ -221,7 +242,7 @@ async function extensionView(tenant: string, id: string): Promise<void> {
   await section('devices', 'Devices', 'devices', (d: Items<{ id: string; name: string; username: string; technology: string }>) => d.items.map((x) => [x.id, x.name, x.username, x.technology]), ['Id', 'Name', 'SIP user', 'Technology']);
   await section('queues', 'Queues', 'queues', (d: Items<{ name: string; penalty: number }>) => d.items.map((x) => [x.name, x.penalty]), ['Queue', 'Penalty']);
   await section('call_summary', 'Call summary', 'call-summary', (d: Record<string, number>) => [[d.local, d.incoming, d.outgoing, d.transit]], ['Local', 'Incoming', 'Outgoing', 'Transit']);
-  await section('voicemail', 'Voicemail', 'voicemail', (d: Items<{ folder: string; caller_id: string; received_at: string; duration_s: number }>) => d.items.map((x) => [x.folder, x.caller_id, x.received_at, x.duration_s]), ['Folder', 'Caller', 'Received', 'Seconds']);
+  await section('voicemail', 'Voicemail', 'voicemail', (d: Items<{ folder: string; caller_id: string; received_at: string; duration_s: number }>) => d.items.map((x) => [x.folder, x.caller_id, when(x.received_at), x.duration_s]), ['Folder', 'Caller', 'Received', 'Seconds']);
   render(
     heading(`Extension ${e.extension}`),
     h('p', {}, h('a', { href: `#/t/${encodeURIComponent(tenant)}` }, `Back to ${tenant}`)),
@@ -235,7 +256,9 @@ async function extensionView(tenant: string, id: string): Promise<void> {
 
 // ---------- directory
 
-async function directoryView(q = ''): Promise<void> {
+const DIRECTORY_PAGE = 25;
+
+async function directoryView(q = '', token?: string): Promise<void> {
   const form = h('form', { role: 'search', class: 'inline' }, field('Search every tenant', 'q', { type: 'search', value: q }), h('button', { type: 'submit' }, 'Search')) as HTMLFormElement;
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -243,8 +266,14 @@ async function directoryView(q = ''): Promise<void> {
   });
   const nodes: (Node | string)[] = [heading('Directory'), form];
   if (q) {
-    const res = await api<{ items: Extension[]; unavailable: { tenant: string; problem: { title: string } }[] }>('GET', `/v1/extensions?q=${encodeURIComponent(q)}&page_size=100`);
-    nodes.push(table(['Tenant', 'Extension', 'Name', 'SIP user'], res.items.map((e) => [e.tenant, h('a', { href: `#/t/${encodeURIComponent(e.tenant)}/e/${encodeURIComponent(e.id)}` }, e.extension), e.name, e.username ?? '']), 'Matches'));
+    const res = await api<{ items: Extension[]; next_page_token: string | null; unavailable: { tenant: string; problem: { title: string } }[] }>('GET', `/v1/extensions?q=${encodeURIComponent(q)}&page_size=${DIRECTORY_PAGE}${token ? `&page_token=${encodeURIComponent(token)}` : ''}`);
+    if (res.items.length) nodes.push(table(['Tenant', 'Extension', 'Name', 'SIP user'], res.items.map((e) => [e.tenant, h('a', { href: `#/t/${encodeURIComponent(e.tenant)}/e/${encodeURIComponent(e.id)}` }, e.extension), e.name, e.username ?? '']), 'Matches'));
+    else nodes.push(empty(`No extension matches “${q}”.`));
+    const pager = [
+      token ? h('button', { type: 'button', onclick: () => void directoryView(q) }, 'First page') : '',
+      res.next_page_token ? h('button', { type: 'button', onclick: () => void directoryView(q, res.next_page_token!) }, 'Next page') : '',
+    ].filter((n) => n);
+    if (pager.length) nodes.push(h('div', { class: 'row' }, ...pager));
     for (const u of res.unavailable) nodes.push(h('p', { class: 'reason' }, `${u.tenant} did not answer: ${u.problem.title}`));
   }
   render(...nodes);
@@ -262,8 +291,15 @@ function migrateView(): void {
   };
   const form = h('form', { class: 'card' }, select('From', 'from', options((t) => t.capabilities.extensions.list)), select('To', 'to', options(() => true)), h('button', { type: 'submit' }, 'Plan (dry run)')) as HTMLFormElement;
   const out = h('div', { id: 'plan' });
+  // A plan belongs to the tenants it was made for: changing them, or a new plan failing, takes it (and its Run) away.
+  const clear = () => {
+    out.replaceChildren();
+    form.querySelector('.problem')?.remove();
+  };
+  form.addEventListener('change', clear);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    clear();
     const from = (form.elements.namedItem('from') as HTMLSelectElement).value;
     const to = (form.elements.namedItem('to') as HTMLSelectElement).value;
     try {
@@ -279,6 +315,7 @@ function migrateView(): void {
         h('div', { id: 'progress', 'aria-live': 'polite' }),
       );
     } catch (err) {
+      out.replaceChildren();
       showProblem(form, err);
     }
   });

@@ -16,13 +16,21 @@ export function h(tag: string, attrs: Attrs = {}, ...children: Child[]): HTMLEle
   return el;
 }
 
-export function table(columns: string[], rows: Child[][], caption: string): HTMLElement {
+/**
+ * A table in a region that scrolls sideways on a narrow screen (the page itself never does); the region takes the
+ * focus so a keyboard can scroll it. Every column needs a header a screen reader can say (visually hidden if need be).
+ */
+export function table(columns: (string | Node)[], rows: Child[][], caption: string): HTMLElement {
   return h(
-    'table',
-    {},
-    h('caption', { class: 'visually-hidden' }, caption),
-    h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c))))),
+    'div',
+    { class: 'table-wrap', role: 'region', 'aria-label': `${caption} (table)`, tabindex: '0' },
+    h(
+      'table',
+      {},
+      h('caption', { class: 'visually-hidden' }, caption),
+      h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c))))),
+    ),
   );
 }
 
