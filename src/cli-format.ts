@@ -29,6 +29,7 @@ export const USAGE = `Usage: pbx-gateway <command> [options]
   extensions delete <tenant> <id> [<id> ...]
   migrate --from <tenant> --to <tenant> [--apply] [--on-conflict skip|update|fail]
           [--passwords keep|generate] [--accept-loss description,...] [--extensions 100,101] [--progress]
+  import <tenant> --file rows.csv|rows.ndjson [--apply] [--on-conflict skip|update|fail] [--accept-loss f,...]
   help [<command>]                             this text, or one command's (as <command> --help)
 
 Reaching the tenants (every command but serve and check-config):
@@ -94,6 +95,14 @@ ${REACHING}`,
 Copy extensions from one tenant to another. By default (or with --dry-run) it only prints the plan: each item's
 action (create, update, skip, conflict, invalid) and a summary; nothing is written. --apply runs it and prints the
 outcome counts. Exit 1, naming them on stderr, when any item conflicts, is invalid, fails or is not done.
+${REACHING}`,
+  import: `Usage: pbx-gateway import <tenant> --file rows.csv|rows.ndjson [--apply] [--on-conflict skip|update|fail]
+          [--accept-loss description,...] [--progress]
+
+Create (or update) a tenant's extensions from a CSV file (a header row: extension,name,description,password) or
+NDJSON (.ndjson, .jsonl). By default (or with --dry-run) it only prints the plan: each row's action and a summary;
+nothing is written. --apply writes it (a large import goes on as a job, followed to its end) and prints the
+outcome counts. Exit 1, naming them on stderr, when any row conflicts, is invalid, fails or is not done.
 ${REACHING}`,
   help: `Usage: pbx-gateway help [<command>]
 

@@ -9,14 +9,18 @@
 import { randomUUID } from 'node:crypto';
 import type { ExtensionCreate, MigrationCreate, Tenant as TenantView } from '../schemas/types';
 import { summarize } from './bulk/plan';
-import { migrate, type MigrationClient } from './cli-migrate';
+import fs from 'node:fs';
+import { applyPlan, existingByNumber, planItems, unacceptedLoss } from './bulk/plan';
+import { parseImport } from './bulk/records';
+import { migrate, report, type AppliedAnswer, type MigrationClient, type PlanAnswer } from './cli-migrate';
+import type { JobState } from './jobs';
 import { Migrations } from './migrations';
 import { MemoryStore } from './state/store';
 import { registry } from '../adapters';
 import * as fmt from './cli-format';
 import { ConfigError, loadConfigFile } from './config';
 import type { BatchDeleteItem, Extension } from './contract';
-import { GatewayError, NotFoundError } from './errors';
+import { GatewayError, NotFoundError, UnprocessableError } from './errors';
 import * as ops from './extensions';
 import { toProblem } from './http/problems';
 import { createLogger } from './log';
@@ -48,12 +52,14 @@ interface Client {
   removeMany(tenant: string, ids: string[]): Promise<BatchDeleteItem[]>;
   migrate: MigrationClient['migrate'];
   migration: MigrationClient['migration'];
+  importRows(tenant: string, text: string, format: 'csv' | 'ndjson', q: ImportOptions): Promise<PlanAnswer | AppliedAnswer | JobState>;
+  job(id: string): Promise<JobState>;
   /** A tenant on a simulator started for this one command: its writes vanish when the command ends. */
   ephemeral(tenant: string): boolean;
   close(): Promise<void>;
 }
 
-const VALUE_FLAGS = ['config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password', 'from', 'to', 'on-conflict', 'passwords', 'accept-loss', 'extensions'];
+const VALUE_FLAGS = ['file', 'config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password', 'from', 'to', 'on-conflict', 'passwords', 'accept-loss', 'extensions'];
 const REACH = ['config', 'url', 'key', 'json', 'help'];
 /** Each command's options and how many operands it takes (after `extensions <sub>`), checked before any work. */
 const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> = {
@@ -66,8 +72,15 @@ const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> 
   'extensions create': { flags: [...REACH, 'extension', 'name', 'description', 'password'], operands: [1, 1] },
   // The gateway's batch limit, kept in direct mode too so a command behaves the same both ways.
   'extensions delete': { flags: REACH, operands: [2, 500] },
+  import: { flags: [...REACH, 'file', 'dry-run', 'apply', 'on-conflict', 'accept-loss', 'progress'], operands: [1, 1] },
   migrate: { flags: [...REACH, 'from', 'to', 'dry-run', 'apply', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'progress'], operands: [0, 0] },
 };
+
+interface ImportOptions {
+  dry_run: boolean;
+  on_conflict?: string;
+  accept_loss?: string;
+}
 
 interface Args {
   pos: string[];
@@ -172,13 +185,15 @@ export function fetchFailure(err: unknown): string {
 
 function httpClient(baseUrl: string, key: string | undefined): Client {
   const base = gatewayBase(baseUrl);
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+  const call = async <T>(method: string, path: string, body?: unknown, raw?: { type: string; text: string }): Promise<T> => {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (key) headers.authorization = `Bearer ${key}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    // A write sent as a file carries an Idempotency-Key: the gateway answers a retry of it with the first answer.
+    if (raw) Object.assign(headers, { 'content-type': raw.type, 'idempotency-key': randomUUID() });
     let res: Response;
     try {
-      res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+      res = await fetch(base + path, { method, headers, body: raw ? raw.text : body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
     } catch (err) {
       throw new ProblemError({ title: 'Cannot reach the gateway', detail: `${safeUrl(base)}: ${fetchFailure(err)}` });
     }
@@ -212,6 +227,12 @@ function httpClient(baseUrl: string, key: string | undefined): Client {
     removeMany: async (t, ids) => (await call<{ results: BatchDeleteItem[] }>('DELETE', ext(t, `?ids=${ids.map(encodeURIComponent).join(',')}`))).results,
     migrate: (body) => call('POST', '/v1/migrations', body),
     migration: (id) => call('GET', `/v1/migrations/${encodeURIComponent(id)}`),
+    importRows: (t, text, format, q) =>
+      call('POST', ext(t, `/import?${new URLSearchParams({ dry_run: String(q.dry_run), ...(q.on_conflict ? { on_conflict: q.on_conflict } : {}), ...(q.accept_loss ? { accept_loss: q.accept_loss } : {}) })}`), undefined, {
+        type: format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+        text,
+      }),
+    job: (id) => call('GET', `/v1/jobs/${encodeURIComponent(id)}`),
     ephemeral: () => false,
     close: async () => undefined,
   };
@@ -262,6 +283,23 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
         return migrations.start(body, planned);
       }),
     migration: (id) => migrations.get(id),
+    // As the import route does, but applied here in full (a command has no request to answer within).
+    importRows: (name, text, format, q) =>
+      run(async (ctx): Promise<PlanAnswer | AppliedAnswer> => {
+        const t = tenant(name);
+        ops.requireOp(t, 'create');
+        const desired = parseImport(text, format);
+        const plan = planItems(desired, await existingByNumber(ctx, t), t.adapter.capabilities, (q.on_conflict ?? 'fail') as 'fail');
+        if (q.dry_run) return { dry_run: true, summary: summarize(plan), items: plan };
+        const accepted = (q.accept_loss ?? '').split(',').filter(Boolean);
+        const refused = unacceptedLoss(plan, accepted);
+        if (refused.length) throw new UnprocessableError(`Backend '${t.backend}' cannot store ${refused.join(', ')}; accept the loss with --accept-loss ${refused.join(',')}, or leave the fields out.`, refused.map((f) => ({ pointer: '/query/accept_loss', detail: `${f} would be lost` })));
+        const results = await applyPlan(ctx, t, plan, new Map(desired.map((d) => [d.row, d])), undefined, accepted);
+        const outcome: Record<string, number> = { done: 0, failed: 0, skipped: 0 };
+        for (const r of results) outcome[r.status] = (outcome[r.status] ?? 0) + 1;
+        return { dry_run: false, summary: summarize(plan), outcome, items: results };
+      }),
+    job: (id) => migrations.jobs.get(id),
     ephemeral: (name) => Boolean(config.tenants[name]?.simulator),
     async close() {
       await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
@@ -404,9 +442,26 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     }
     if (key === 'check-config') return await checkConfig(operands[0], io);
     if (key === 'migrate' && (!str(args, 'from') || !str(args, 'to'))) throw new UsageError('migrate needs --from and --to');
+    if (key === 'import' && !str(args, 'file')) throw new UsageError('import needs --file <rows.csv|rows.ndjson>');
     client = config
       ? await directClient(config, io.env)
       : httpClient(str(args, 'url') ?? io.env.PBX_GATEWAY_URL ?? 'http://127.0.0.1:8080', str(args, 'key') ?? io.env.PBX_GATEWAY_KEY);
+    if (key === 'import') {
+      const file = str(args, 'file')!;
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new UsageError(`cannot read --file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      const format = /\.(ndjson|jsonl)$/i.test(file) ? 'ndjson' : 'csv';
+      const q: ImportOptions = { dry_run: !args.flags.has('apply'), on_conflict: str(args, 'on-conflict'), accept_loss: str(args, 'accept-loss') };
+      const opts = { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR, progress: Boolean(io.stderr.isTTY) || args.flags.has('progress') };
+      const c = client;
+      const code = await report(await c.importRows(operands[0], text, format, q), (id) => c.job(id), io.stdout, io.stderr, opts);
+      if (!q.dry_run) c.ephemeral(operands[0]) && io.stderr.write(`note: tenant '${operands[0]}' runs on a simulator started for this command; the import is gone when it exits\n`);
+      return code;
+    }
     if (key === 'migrate') return await migrate(client, migrationBody(args), io.stdout, io.stderr, { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR, progress: Boolean(io.stderr.isTTY) || args.flags.has('progress') });
     if (key !== 'tenants') return await extensions(key.slice('extensions '.length), operands, args, client, io);
     const items = await client.tenants();

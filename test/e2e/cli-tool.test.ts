@@ -47,7 +47,7 @@ describe('usage', () => {
 
 describe('help', () => {
   it('prints each command\'s own help for <command> --help and help <command>, and refuses help for no such command', async () => {
-    const commands = ['serve', 'check-config', 'tenants', 'extensions list', 'extensions get', 'extensions create', 'extensions delete', 'migrate', 'help'];
+    const commands = ['serve', 'check-config', 'tenants', 'extensions list', 'extensions get', 'extensions create', 'extensions delete', 'migrate', 'import', 'help'];
     for (const command of commands) {
       const words = command.split(' ');
       const flag = await cli([...words, '--help']);
@@ -373,5 +373,41 @@ describe('migrate', () => {
       // What the user asked for (skip what exists) is a success.
       expect((await m('--apply', '--on-conflict', 'skip')).code).toBe(0);
     });
+
+    it('imports a CSV file: a plan by default, written with --apply, exit 1 naming each conflicting or invalid row', async () => {
+      const file = path.join(tmp, 'rows.csv');
+      fs.writeFileSync(file, 'extension,name\n7701,Import One\n7702,Import Two\n');
+      const imp = (...argv: string[]) => cli(['import', 'demo-issabel', '--file', file, ...argv, '--url', `${gateway.url}/v1`, '--key', DEMO_KEY]);
+      const numbers = async () => (JSON.parse((await cli(['extensions', 'list', 'demo-issabel', '--all', '--json', '--url', gateway.url, '--key', DEMO_KEY])).stdout).items as { extension: string }[]).map((e) => e.extension);
+      const plan = await imp();
+      expect(plan).toMatchObject({ code: 0, stderr: '' });
+      expect(plan.stdout).toMatch(/^plan: 2 create, 0 update, 0 skip, 0 conflict, 0 invalid$/m);
+      expect(await numbers()).not.toContain('7701');
+      expect(await imp('--dry-run')).toEqual(plan);
+      const applied = await imp('--apply');
+      expect(applied).toMatchObject({ code: 0, stderr: '' });
+      expect(applied.stdout).toMatch(/^import: 2 done, 0 failed, 0 skipped of 2$/m);
+      expect(await numbers()).toEqual(expect.arrayContaining(['7701', '7702']));
+      fs.writeFileSync(file, 'extension,name\n7701,Import One\n,No Number\n7703,Import Three\n');
+      const again = await imp('--apply');
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/^conflict: row 1 \(extension 7701\)/m);
+      expect(again.stderr).toMatch(/^invalid: row 2$/m);
+      expect(again.stderr).toMatch(/^import: 2 item\(s\) not imported$/m);
+      expect(await numbers()).toContain('7703');
+    });
+  });
+
+  it('imports in direct mode too, and needs --file', async () => {
+    const file = path.join(tmp, 'direct.ndjson');
+    fs.writeFileSync(file, '{"extension":"7801","name":"Direct One"}\n');
+    const plan = await cli(['import', 'demo-voipbin', '--file', file, '--config', demo]);
+    expect(plan).toMatchObject({ code: 0, stderr: '' });
+    expect(plan.stdout).toMatch(/^plan: 1 create, 0 update, 0 skip, 0 conflict, 0 invalid$/m);
+    const applied = await cli(['import', 'demo-voipbin', '--file', file, '--config', demo, '--apply']);
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toMatch(/^import: 1 done, 0 failed, 0 skipped of 1$/m);
+    expect((await cli(['import', 'demo-voipbin', '--config', demo])).stderr).toContain('import needs --file');
+    expect((await cli(['import', 'demo-voipbin', '--file', path.join(tmp, 'none.csv'), '--config', demo])).stderr).toContain('cannot read --file');
   });
 });
