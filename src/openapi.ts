@@ -202,7 +202,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', tag: 'operations', summary: 'The process serves', public: true, ok: { status: 200, description: 'Alive', schema: { type: 'object', additionalProperties: false, required: ['status'], properties: { status: { const: 'ok' } } } } },
   { method: 'get', path: '/readyz', tag: 'operations', summary: 'Whether each tenant backend answered recently; 503 when none is usable', public: true, ok: { status: 200, description: 'Ready, or degraded (some tenant is down)', schema: ref('ReadinessReport') }, also: [{ status: 503, description: 'Unready: no tenant is usable', schema: ref('ReadinessReport') }] },
   { method: 'get', path: '/metrics', tag: 'operations', summary: 'Prometheus metrics', public: true, ok: { status: 200, description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: TEXT } } } },
-  { method: 'get', path: '/openapi.json', tag: 'operations', summary: 'This document', public: true, ok: { status: 200, description: 'OpenAPI 3.1', schema: { type: 'object' } } },
+  { method: 'get', path: '/openapi.json', tag: 'operations', summary: 'This document', public: true, ok: { status: 200, description: 'OpenAPI 3.1', schema: { type: 'object', additionalProperties: true, description: 'An OpenAPI 3.1 document' } } },
   { method: 'get', path: '/', tag: 'operations', summary: 'The root: a browser lands on the console', public: true, ok: { status: 302, description: 'To /console/', headers: ['Location'] } },
   {
     method: 'get', path: '/console', tag: 'operations', summary: 'The web console (sign in with an API key)', public: true,
