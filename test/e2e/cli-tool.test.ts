@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { registry } from '../../adapters';
 import { DEMO_ACCESSKEY, startVoipbinSimulator } from '../../adapters/voipbin/simulator';
-import { runCli } from '../../src/cli';
+import { fetchFailure, runCli, safeUrl } from '../../src/cli';
 import { parseConfig } from '../../src/config';
 import { startGateway, type RunningGateway } from '../../src/main';
 
@@ -280,6 +280,16 @@ describe('gateway mode (--url, --key)', () => {
     expect(tls.code).toBe(1);
     expect(tls.stderr).toMatch(/^error: Cannot reach the gateway: https:\/\/127\.0\.0\.1:\d+: TLS error: ERR_SSL_\w+ \([^\n]+\)\n$/);
     expect(tls.stderr).not.toContain('fetch failed');
+  });
+
+  it('names the cause of a failed request: a timeout, an error of each address tried, a TLS code', () => {
+    const failed = (cause: unknown) => Object.assign(new TypeError('fetch failed'), { cause });
+    expect(fetchFailure(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))).toBe('timed out (no answer within 60 s)');
+    expect(fetchFailure(failed(Object.assign(new Error('getaddrinfo ENOTFOUND gw.example'), { code: 'ENOTFOUND' })))).toBe('ENOTFOUND (host not found)');
+    expect(fetchFailure(failed(new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:8080'), { code: 'ECONNREFUSED' })])))).toBe('ECONNREFUSED (connection refused)');
+    expect(fetchFailure(failed(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })))).toBe('TLS error: DEPTH_ZERO_SELF_SIGNED_CERT (self-signed certificate)');
+    expect(fetchFailure(failed(Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' })))).toBe('UND_ERR_CONNECT_TIMEOUT (connection timed out)');
+    expect(safeUrl('https://user:pw@gw.example:8443/base?key=k#x')).toBe('https://gw.example:8443/base');
   });
 
   it('takes a --url ending in /v1 (as the API is addressed) and refuses one holding credentials without printing them', async () => {
