@@ -28,7 +28,9 @@ beforeEach(async () => {
       vital: { backend: 'vitalpbx', base_url: `${vital.server.url}/api/v2`, auth: { app_key: DEMO_APP_KEY, tenant: 'vitalpbx' } },
       broken: { backend: 'voipbin', base_url: 'http://127.0.0.1:9/v1.0', timeout_ms: 300, auth: { accesskey: DEMO_ACCESSKEY } },
     },
-  });
+    // A budget the 1,000-row import fits on a loaded machine too: with `async=false` it stays in its request
+    // (these tests are about the answer inline; imports that go on as jobs are test/e2e/jobs.test.ts's).
+  }, { requestBudgetMs: 60_000 });
 });
 afterEach(() => Promise.all([cloud.server.close(), box.server.close(), vital.server.close()]));
 
@@ -99,11 +101,11 @@ describe('export and import', () => {
     expect(dry.body.summary).toEqual({ create: 1000, update: 0, skip: 0, conflict: 0, invalid: 0 });
     expect(box.sim.has('2000')).toBe(false);
     const reloads = box.sim.counters.reloads;
-    const run = await api().post('/v1/tenants/box/extensions/import?dry_run=false').set(auth).set('content-type', 'text/csv').send(csv).expect(200);
+    const run = await api().post('/v1/tenants/box/extensions/import?dry_run=false&async=false').set(auth).set('content-type', 'text/csv').send(csv).expect(200);
     expect(run.body.outcome).toEqual({ done: 1000, failed: 0, skipped: 0 });
     expect(box.sim.counters.reloads - reloads).toBe(1);
     expect(box.sim.raw('2999')).toMatchObject({ name: 'Imported 999', secret: 'Import-Pass-999' });
-    const again = await api().post('/v1/tenants/box/extensions/import?dry_run=false&on_conflict=skip').set(auth).set('content-type', 'text/csv').send(csv).expect(200);
+    const again = await api().post('/v1/tenants/box/extensions/import?dry_run=false&on_conflict=skip&async=false').set(auth).set('content-type', 'text/csv').send(csv).expect(200);
     expect(again.body.outcome).toEqual({ done: 0, failed: 0, skipped: 1000 });
   }, 60_000);
 
@@ -127,7 +129,7 @@ describe('export and import', () => {
     const refused = await api().post('/v1/tenants/box/extensions/import?dry_run=false&on_conflict=update').set(auth).set('content-type', 'application/x-ndjson').send(nd).expect(422);
     expect(refused.body.detail).toMatch(/description/);
     expect(box.sim.raw('1000')).toMatchObject({ name: 'Old Name' });
-    const applied = await api().post('/v1/tenants/box/extensions/import?dry_run=false&on_conflict=update&accept_loss=description').set(auth).set('content-type', 'application/x-ndjson').send(nd).expect(200);
+    const applied = await api().post('/v1/tenants/box/extensions/import?dry_run=false&on_conflict=update&accept_loss=description&async=false').set(auth).set('content-type', 'application/x-ndjson').send(nd).expect(200);
     expect(applied.body.outcome).toEqual({ done: 3, failed: 0, skipped: 3 });
     expect(box.sim.raw('1000')).toMatchObject({ name: 'New Name' });
     await api().post('/v1/tenants/vital/extensions/import').set(auth).set('content-type', 'text/csv').send('extension,name\n1,x').expect(501);
