@@ -149,4 +149,19 @@ export async function plan(): Promise<Problem | number> {
     expect(check(`{ from: 'demo-vitalpbx', to: 'demo-issabel' }`)).toBe('');
     expect(check(`{ from: 'demo-vitalpbx', too: 'demo-issabel' }`)).toMatch(/use\.ts\(4,/);
   }, 60_000);
+
+  it("runs the README's example as written (an ES module) and type-checks it", async () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### For API clients'), readme.indexOf('### For operators'));
+    const example = /```ts\n([\s\S]*?)```/.exec(section)![1];
+    expect(example.split('\n').filter(Boolean)).toHaveLength(5);
+    fs.writeFileSync(path.join(consumer, 'readme.mjs'), example.replace('http://127.0.0.1:8080', gateway.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ['readme.mjs'], { cwd: consumer, encoding: 'utf8' });
+    expect(stdout).toMatch(/^\[ '.+', '.+' \] undefined\n$/);
+    fs.writeFileSync(path.join(consumer, 'readme.mts'), example);
+    const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+    const args = [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--types', 'node', '--typeRoots', path.join(root, 'node_modules/@types'), 'readme.mts'];
+    const r = await promisify(execFile)(process.execPath, args, { cwd: consumer, encoding: 'utf8' }).catch((err: { stdout: string }) => ({ stdout: err.stdout || 'failed' }));
+    expect(r.stdout).toBe('');
+  }, 60_000);
 });
