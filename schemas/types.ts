@@ -6,14 +6,17 @@
  */
 export interface Extension {
   /**
-   * The backend's own id: VoIPBIN UUID, VitalPBX extension_id, Issabel number.
+   * The backend's own id for the extension (a UUID, a numeric id or the number itself, as the backend has it).
    */
   id: string;
   /**
    * The gateway tenant the extension belongs to.
    */
   tenant: string;
-  backend: 'voipbin' | 'vitalpbx' | 'issabel';
+  /**
+   * The name of the tenant's backend in the adapter registry, as GET /v1/tenants shows it.
+   */
+  backend: string;
   /**
    * The extension number (or name, where the backend allows one).
    */
@@ -111,7 +114,7 @@ export interface Problem {
     detail: string;
   }[];
   /**
-   * backend-auth-failed: the permission the backend credential lacks (e.g. VoIPBIN's CustomerAdmin or CustomerManager).
+   * backend-auth-failed: the permission the backend credential lacks (the adapter names it in the backend's own terms).
    */
   missing_permission?: string;
   /**

@@ -1,7 +1,7 @@
 /**
  * The gateway's index of each tenant's extension numbers, so that a single create does not walk the tenant's
- * whole list to learn whether its number is free (VoIPBIN has no lookup by number: a walk of 1,000 extensions
- * is 11 calls before every create).
+ * whole list to learn whether its number is free (a backend with no lookup by number and pages of 100 would
+ * spend 11 calls on a tenant of 1,000 before every create).
  *
  * - Built from one walk of the list on first need (an adapter asks `taken`), or taken in from a batch's own walk
  *   (`existingByNumber` in src/bulk/plan.ts reads the whole list anyway, for its plan).
@@ -12,8 +12,8 @@
  * - Kept in memory, per gateway instance, never in the shared store. That is safe because the index only decides
  *   whether an adapter may skip its own look before writing, never the answer itself:
  *   - "free" may be stale (another client or another gateway instance took the number since): the create is sent,
- *     and the backend still refuses a duplicate (VoIPBIN answers a bare 500, after which its adapter looks the
- *     number up and answers 409: adapters/voipbin/adapter.ts, afterFailedCreate). The cost of a stale "free" is
+ *     and the backend still refuses a duplicate (where a backend refuses it with an unexplained error, its adapter
+ *     looks the number up afterwards and answers 409). The cost of a stale "free" is
  *     the failed create's calls, not a duplicate.
  *   - "taken" is answered only from a list read during the asking call: an older "taken" (the number may have
  *     been deleted elsewhere since) is read again before the adapter answers 409, so a stale index never refuses a

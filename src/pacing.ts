@@ -1,6 +1,6 @@
 /**
  * Pacing per vendor account: each backend account (one base_url + one credential) gets an outbound token bucket
- * at the vendor's own limit (VoIPBIN: 16.7 calls/s, burst 33, per customer), so bulk work fits the budget instead
+ * at the vendor's own limit (each adapter declares its default, e.g. 16.7 calls/s with a burst of 33), so bulk work fits the budget instead
  * of learning it from 429s. Shared by every gateway instance through Redis when `state.redis_url` names one.
  *
  * Why not rate-limiter-flexible (the well-kept library for this): its limiters (RateLimiterMemory,
@@ -20,7 +20,7 @@
  * than that first one (which opened the connection: a TLS handshake, or here a cold start) arrives early by the
  * difference. With one call kept back (60 ms), a burst of 100 through one gateway drew a 429 from the simulator in
  * one of our first two runs (the slower one, under jest --detectOpenHandles); none since with a quarter second.
- * Measured here (2-core host): 111 calls at once through one gateway to the simulator with VoIPBIN's limit took
+ * Measured here (2-core host): 111 calls at once through one gateway to a simulator enforcing 16.7/s, burst 33, took
  * 5.0 s in two runs, all 200, no 429; without pacing the same burst drew 223 429s and 74 of the 111 were 503.
  *
  * A call reserves its slot (the time it may go) and waits for it; an interactive call whose wait would exceed what

@@ -176,9 +176,9 @@ export async function applyPlan(
           }
           wrote = true;
           // An item is reported done only when the target shows it. A create's answer is what the target shows:
-          // the record the backend answered the create with (VoIPBIN), or the adapter's own read-back of a create
-          // answered without a body (Issabel); reading it again would be a call per row for nothing. An update's
-          // answer may be computed from the record before it (Issabel's PUT answers no body), so it is read back.
+          // the record the backend answered the create with, or the adapter's own read-back of a create answered
+          // without a body; reading it again would be a call per row for nothing. An update's answer may be
+          // computed from the record before it (a backend whose update answers no body), so it is read back.
           const check = item.action === 'create' ? written : await tenant.adapter.getExtension(ctx, written.id);
           const ok = check.extension === d.extension && (!keep('name') || check.name === d.name);
           result = ok ? { ...base, status: 'done', id: written.id } : { ...base, status: 'failed', id: written.id, error: { type: '/problems/verification-failed', title: 'The target does not show the change', status: 502, detail: 'Read back after writing, the extension differs from what was written.' } };

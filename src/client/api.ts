@@ -672,12 +672,12 @@ export interface components {
          * @description The canonical extension (SIP account), the same whatever the backend.
          */
         Extension: {
-            /** @description The backend's own id: VoIPBIN UUID, VitalPBX extension_id, Issabel number. */
+            /** @description The backend's own id for the extension (a UUID, a numeric id or the number itself, as the backend has it). */
             id: string;
             /** @description The gateway tenant the extension belongs to. */
             tenant: string;
-            /** @enum {string} */
-            backend: "voipbin" | "vitalpbx" | "issabel";
+            /** @description The name of the tenant's backend in the adapter registry, as GET /v1/tenants shows it. */
+            backend: string;
             /** @description The extension number (or name, where the backend allows one). */
             extension: string;
             name: string;
@@ -747,7 +747,7 @@ export interface components {
                 setting: string;
                 detail: string;
             }[];
-            /** @description backend-auth-failed: the permission the backend credential lacks (e.g. VoIPBIN's CustomerAdmin or CustomerManager). */
+            /** @description backend-auth-failed: the permission the backend credential lacks (the adapter names it in the backend's own terms). */
             missing_permission?: string;
             /** @description The backend's own short reason code (e.g. INTERNAL), never its message text. */
             vendor_reason?: string;

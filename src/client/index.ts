@@ -4,7 +4,7 @@
  * scripts/gen-client.mjs); the calls go through openapi-fetch.
  *
  *   const gw = createGatewayClient({ baseUrl: 'http://127.0.0.1:8080', apiKey: process.env.KEY! });
- *   const { data, error } = await gw.GET('/v1/tenants/{tenant}/extensions', { params: { path: { tenant: 'demo-issabel' } } });
+ *   const { data, error } = await gw.GET('/v1/tenants/{tenant}/extensions', { params: { path: { tenant: 'hq' } } });
  */
 import createClient, { type Client, type ClientOptions } from 'openapi-fetch';
 import type { components, operations, paths } from './api';

@@ -1,6 +1,6 @@
 /**
  * The conformance suite against a real Issabel pbxapi, when REAL_ISSABEL_URL names one (`.ci/run` starts the
- * vendor's own pbxapi from ../shared/tools/real-issabel when that folder is beside the project, and sets it), with
+ * vendor's own pbxapi where the CI machine provides it, and sets it), with
  * writes in 9900-9999. Without REAL_ISSABEL_URL this part is reported as skipped.
  *
  *   REAL_ISSABEL_URL=http://127.0.0.1:8765/pbxapi [REAL_ISSABEL_USER=admin] [REAL_ISSABEL_PASSWORD=...] npx jest test/conformance/real-issabel
@@ -19,8 +19,8 @@ const PJSIP_RANGE = { from: 9800, to: 9899 };
 
 if (!url) {
   // Said at once, so that a default run (which names no skipped test) still tells why.
-  process.stderr.write('conformance against a real Issabel skipped: REAL_ISSABEL_URL is not set (.ci/run sets it when ../shared/tools/real-issabel is beside the project)\n');
-  describe.skip('conformance: real Issabel: skipped: REAL_ISSABEL_URL is not set (.ci/run sets it when ../shared/tools/real-issabel is beside the project)', () => {
+  process.stderr.write('conformance against a real Issabel skipped: REAL_ISSABEL_URL is not set (.ci/run sets it where the vendor pbxapi can be started)\n');
+  describe.skip('conformance: real Issabel: skipped: REAL_ISSABEL_URL is not set (.ci/run sets it where the vendor pbxapi can be started)', () => {
     it(`checks a real Issabel pbxapi through the gateway, with writes in ${WRITE_RANGE.from}-${WRITE_RANGE.to}`, () => undefined);
   });
 } else {
