@@ -3,15 +3,12 @@ import type { MigrationCreate } from '../../../schemas/types';
 import { summarize } from '../../bulk/plan';
 import type { Migrations, MigrationState } from '../../migrations';
 import { check, validators } from '../../schemas';
-import { assertTenantAccess, requireScope } from '../auth';
+import { requireScope } from '../auth';
 import { audit } from '../guards';
-import { startedBy } from './jobs';
+import { assertJobAccess, startedBy } from './jobs';
 
-/** A key sees a migration only if it may use both of its tenants. */
-function visible(req: Request, state: Pick<MigrationState, 'from' | 'to'>): void {
-  assertTenantAccess(req, state.from);
-  assertTenantAccess(req, state.to);
-}
+/** A key sees a migration only if it may use both of its tenants: a job's rule, with the target as its tenant. */
+const visible = (req: Request, state: Pick<MigrationState, 'from' | 'to'>): void => assertJobAccess(req, { tenant: state.to, from: state.from });
 
 export function migrationRoutes(router: IRouter, migrations: Migrations): void {
 
