@@ -21,6 +21,8 @@ const FILES = [
   'voicemail-message.schema.json',
   'batch-delete-result.schema.json',
   'job.schema.json',
+  'desired-state.schema.json',
+  'desired-state-plan.schema.json',
   'queries.schema.json',
   'config.schema.json',
 ];

@@ -376,17 +376,26 @@ export interface BatchItemError {
 
 // job.schema.json
 /**
+ * delete: a desired-state apply's prune.
+ *
  * This interface was referenced by `Job`'s JSON-Schema
  * via the `definition` "action".
  */
-export type PlanAction = 'create' | 'update' | 'skip' | 'conflict' | 'invalid';
+export type PlanAction = 'create' | 'update' | 'skip' | 'conflict' | 'invalid' | 'delete';
+/**
+ * What a row is about (left out: an extension).
+ *
+ * This interface was referenced by `Job`'s JSON-Schema
+ * via the `definition` "object_kind".
+ */
+export type ObjectKind = 'extension' | 'ring_group';
 
 /**
  * Bulk work applied in the background (GET /v1/jobs/{id}; a migration also at /v1/migrations/{id}): its plan, progress and a result per row, kept 30 days.
  */
 export interface Job {
   id: string;
-  kind: 'migration' | 'import';
+  kind: 'migration' | 'import' | 'desired-state';
   /**
    * failed: a row failed, or the run stopped at a backend fault (problem) with the rows after it not_done: resumable. interrupted: the instance running it stopped; another instance sharing Redis takes it up, or resume. cancelled: the rows not started are not_done.
    */
@@ -450,6 +459,10 @@ export interface PlanSummary {
   skip: number;
   conflict: number;
   invalid: number;
+  /**
+   * A desired-state apply's deletes.
+   */
+  delete?: number;
 }
 /**
  * Rows of the job by how far they got.
@@ -470,6 +483,7 @@ export interface JobProgress {
  */
 export interface PlanItem {
   row: number;
+  kind?: ObjectKind;
   extension: string | null;
   action: PlanAction;
   /**
@@ -485,7 +499,7 @@ export interface PlanItem {
   /**
    * Fields with a value the target backend cannot store.
    */
-  lossy?: ('name' | 'description' | 'password')[];
+  lossy?: string[];
   /**
    * The target's id of the extension this row updates, skips or conflicts with.
    */
@@ -497,13 +511,13 @@ export interface PlanItem {
  */
 export interface FieldChange {
   /**
-   * The value now (null when unset).
+   * The value now (null when unset; a ring group's members are a list).
    */
-  from: string | null;
+  from: string | number | null | string[];
   /**
    * The value after the row is applied.
    */
-  to: string | null;
+  to: string | number | null | string[];
 }
 /**
  * This interface was referenced by `Job`'s JSON-Schema
@@ -511,6 +525,7 @@ export interface FieldChange {
  */
 export interface ItemResult {
   row: number;
+  kind?: ObjectKind;
   extension: string | null;
   action: PlanAction;
   /**
@@ -532,6 +547,201 @@ export interface ImportOutcome {
   failed: number;
   skipped: number;
   not_done?: number;
+}
+
+// desired-state.schema.json
+/**
+ * A desired-state file: per tenant, the extensions (and ring groups) it should have. The body of POST /v1/desired-state/plan, /apply and /drift; `pbx-gateway export --desired-state` writes one. A field left out is left alone on the PBX.
+ */
+export interface DesiredState {
+  /**
+   * The file format's version.
+   */
+  version?: 1;
+  tenants: {
+    [k: string]: DesiredTenant | undefined;
+  };
+}
+/**
+ * This interface was referenced by `DesiredState`'s JSON-Schema
+ * via the `definition` "tenant".
+ */
+export interface DesiredTenant {
+  /**
+   * Delete the tenant's extensions that the file does not list (and its ring groups, when the file has a ring_groups list). Off by default; an apply refuses a prune of more than max_prune_share of the tenant.
+   */
+  prune?: boolean;
+  /**
+   * @maxItems 20000
+   */
+  extensions?: DesiredExtension[];
+  /**
+   * Leave the list out to leave the tenant's ring groups alone.
+   *
+   * @maxItems 2000
+   */
+  ring_groups?: DesiredRingGroup[];
+}
+/**
+ * This interface was referenced by `DesiredState`'s JSON-Schema
+ * via the `definition` "extension".
+ */
+export interface DesiredExtension {
+  extension: string;
+  name: string;
+  /**
+   * null clears it; left out, it is left alone.
+   */
+  description?: string | null;
+  /**
+   * Left out, the password is left alone. In a file, `${ENV_NAME}` is resolved by the CLI from its environment; the API takes only literal passwords.
+   */
+  password?: string;
+}
+/**
+ * This interface was referenced by `DesiredState`'s JSON-Schema
+ * via the `definition` "ring_group".
+ */
+export interface DesiredRingGroup {
+  /**
+   * The ring group's number.
+   */
+  extension: string;
+  name: string;
+  strategy?: RingStrategy;
+  ring_time?: number;
+  /**
+   * Extension numbers, in ringing order.
+   *
+   * @minItems 1
+   * @maxItems 200
+   */
+  members: [string, ...string[]];
+}
+
+// desired-state-plan.schema.json
+/**
+ * This interface was referenced by `DesiredStatePlan`'s JSON-Schema
+ * via the `definition` "action".
+ */
+export type DesiredAction = 'create' | 'update' | 'delete' | 'unchanged' | 'lossy' | 'invalid';
+
+/**
+ * What applying a desired-state file would do, per tenant and item (POST /v1/desired-state/plan). Apply it with the plan's fingerprint: an apply refuses when what it reads differs.
+ */
+export interface DesiredStatePlan {
+  /**
+   * Of the file and of everything read from the tenants (passwords keyed, never readable from it).
+   */
+  fingerprint: string;
+  /**
+   * Something would be created, updated, deleted or written with a loss.
+   */
+  changes: boolean;
+  /**
+   * No item is invalid.
+   */
+  valid: boolean;
+  tenants: DesiredTenantPlan[];
+}
+/**
+ * This interface was referenced by `DesiredStatePlan`'s JSON-Schema
+ * via the `definition` "tenant_plan".
+ */
+export interface DesiredTenantPlan {
+  tenant: string;
+  backend: string;
+  prune: boolean;
+  /**
+   * The share of the tenant's objects the plan deletes.
+   */
+  prune_share?: number;
+  summary: DesiredSummary;
+  items: DesiredItem[];
+}
+/**
+ * This interface was referenced by `DesiredStatePlan`'s JSON-Schema
+ * via the `definition` "summary".
+ */
+export interface DesiredSummary {
+  create: number;
+  update: number;
+  delete: number;
+  unchanged: number;
+  lossy: number;
+  invalid: number;
+}
+/**
+ * This interface was referenced by `DesiredStatePlan`'s JSON-Schema
+ * via the `definition` "item".
+ */
+export interface DesiredItem {
+  /**
+   * Its place in the order an apply runs the tenant's items.
+   */
+  row: number;
+  kind: 'extension' | 'ring_group';
+  /**
+   * The number.
+   */
+  extension: string;
+  action: DesiredAction;
+  /**
+   * For a lossy item: what an apply that accepts the loss does.
+   */
+  then?: 'create' | 'update' | 'unchanged';
+  changes?: {
+    [k: string]: DesiredChange | undefined;
+  };
+  /**
+   * Fields the file sets that this backend cannot hold: accept them by name (accept_loss) or the apply refuses.
+   */
+  lossy?: string[];
+  reason?: string;
+  /**
+   * The backend's id of the object updated or deleted.
+   */
+  target_id?: string;
+  /**
+   * JSON pointer of the item in the file (absent for a delete: the file does not list it).
+   */
+  pointer?: string;
+}
+/**
+ * This interface was referenced by `DesiredStatePlan`'s JSON-Schema
+ * via the `definition` "change".
+ */
+export interface DesiredChange {
+  /**
+   * The value now; a password shows as "(hidden)".
+   */
+  from: string | number | null | string[];
+  /**
+   * The value after the apply; a password shows as "(hidden)".
+   */
+  to: string | number | null | string[];
+}
+/**
+ * What differs on the PBXes from the file (POST /v1/desired-state/drift): missing (in the file, not on the PBX), changed (with the fields), extra (on the PBX, not in the file, where the file prunes).
+ *
+ * This interface was referenced by `DesiredStatePlan`'s JSON-Schema
+ * via the `definition` "drift".
+ */
+export interface DesiredDrift {
+  drifted: boolean;
+  valid: boolean;
+  tenants: {
+    tenant: string;
+    backend: string;
+    in_sync: number;
+    drift: {
+      kind: 'extension' | 'ring_group';
+      extension: string;
+      state: 'missing' | 'changed' | 'extra' | 'invalid';
+      fields?: string[];
+      reason?: string;
+    }[];
+  }[];
 }
 
 // queries.schema.json
@@ -603,6 +813,24 @@ export interface ViewQuery {
 export interface ExportQuery {
   format?: 'csv' | 'ndjson';
   include?: 'password';
+}
+/**
+ * This interface was referenced by `Queries`'s JSON-Schema
+ * via the `definition` "desiredStateApply".
+ */
+export interface DesiredStateApplyQuery {
+  /**
+   * The plan's fingerprint: the apply refuses (409 plan-stale) when the file or the tenants differ from what the plan read.
+   */
+  fingerprint: string;
+  /**
+   * Comma list of fields the backends cannot hold (description, password) and settings an update may lose, whose loss is accepted.
+   */
+  accept_loss?: string;
+  /**
+   * The largest share of a tenant's objects a prune may delete; more is refused (422 prune-too-large).
+   */
+  max_prune_share?: number;
 }
 /**
  * This interface was referenced by `Queries`'s JSON-Schema

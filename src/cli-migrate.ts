@@ -41,7 +41,7 @@ const planRow = (i: PlanItem) => ({
   extension: i.extension,
   action: i.action,
   lossy: i.lossy?.join(' ') ?? '',
-  detail: i.changes ? Object.entries(i.changes).map(([f, c]) => `${f}: ${String(c.from)} -> ${String(c.to)}`).join('; ') : (i.reason ?? ''),
+  detail: i.changes ? Object.entries(i.changes).map(([f, c]) => `${f}: ${String(c?.from)} -> ${String(c?.to)}`).join('; ') : (i.reason ?? ''),
 });
 
 export async function migrate(client: MigrationClient, body: MigrationCreate, out: fmt.OutStream, err: fmt.OutStream, opts: MigrateOptions): Promise<number> {

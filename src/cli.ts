@@ -13,6 +13,9 @@ import fs from 'node:fs';
 import { applyPlan, existingByNumber, planItems, unacceptedLoss } from './bulk/plan';
 import { parseImport } from './bulk/records';
 import { migrate, report, type AppliedAnswer, type MigrationClient, type PlanAnswer } from './cli-migrate';
+import { applyCommand, DesiredFileError, driftCommand, exportCommand, loadDesiredFile, planCommand, type DesiredStateClient } from './cli-desired-state';
+import { DesiredStates, driftOf } from './desired-state';
+import type { DesiredState } from '../schemas/types';
 import type { JobState } from './jobs';
 import { Migrations } from './migrations';
 import { MemoryStore } from './state/store';
@@ -33,6 +36,8 @@ export interface CliIo {
   stdout: fmt.OutStream;
   stderr: fmt.OutStream;
   env: NodeJS.ProcessEnv;
+  /** Where `apply` asks for confirmation (default process.stdin). */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 class UsageError extends Error {}
@@ -54,12 +59,13 @@ interface Client {
   migration: MigrationClient['migration'];
   importRows(tenant: string, text: string, format: 'csv' | 'ndjson', q: ImportOptions): Promise<PlanAnswer | AppliedAnswer | JobState>;
   job(id: string): Promise<JobState>;
+  desired: DesiredStateClient;
   /** A tenant on a simulator started for this one command: its writes vanish when the command ends. */
   ephemeral(tenant: string): boolean;
   close(): Promise<void>;
 }
 
-const VALUE_FLAGS = ['file', 'config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password', 'from', 'to', 'on-conflict', 'passwords', 'accept-loss', 'extensions'];
+const VALUE_FLAGS = ['file', 'config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password', 'from', 'to', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'tenant', 'max-prune-share'];
 const REACH = ['config', 'url', 'key', 'json', 'help'];
 /** Each command's options and how many operands it takes (after `extensions <sub>`), checked before any work. */
 const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> = {
@@ -74,6 +80,10 @@ const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> 
   'extensions delete': { flags: REACH, operands: [2, 500] },
   import: { flags: [...REACH, 'file', 'dry-run', 'apply', 'on-conflict', 'accept-loss', 'progress'], operands: [1, 1] },
   migrate: { flags: [...REACH, 'from', 'to', 'dry-run', 'apply', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'progress'], operands: [0, 0] },
+  plan: { flags: [...REACH, 'file', 'all'], operands: [0, 0] },
+  drift: { flags: [...REACH, 'file'], operands: [0, 0] },
+  apply: { flags: [...REACH, 'file', 'all', 'yes', 'accept-loss', 'max-prune-share'], operands: [0, 0] },
+  export: { flags: [...REACH, 'desired-state', 'tenant'], operands: [0, 0] },
 };
 
 interface ImportOptions {
@@ -97,6 +107,11 @@ function parseArgs(argv: string[]): Args {
       break;
     }
     if (a === '-h' || a === '--help') flags.set('help', true);
+    else if (a === '-f' || a === '-y') {
+      if (a === '-y') flags.set('yes', true);
+      else if (argv[i + 1] === undefined) throw new UsageError('-f needs a value');
+      else flags.set('file', argv[++i]);
+    }
     else if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
@@ -233,6 +248,13 @@ function httpClient(baseUrl: string, key: string | undefined): Client {
         text,
       }),
     job: (id) => call('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+    desired: {
+      plan: (file) => call('POST', '/v1/desired-state/plan', file),
+      drift: (file) => call('POST', '/v1/desired-state/drift', file),
+      apply: (file, q) => call('POST', `/v1/desired-state/apply?${new URLSearchParams(q)}`, file),
+      export: (t) => call('GET', `/v1/tenants/${encodeURIComponent(t)}/desired-state`),
+      job: (id) => call('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+    },
     ephemeral: () => false,
     close: async () => undefined,
   };
@@ -252,7 +274,10 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
   }
   // Each operation gets the request budget a route would have, and a request id for the backend's logs.
   const run = <T>(fn: (ctx: RequestContext) => Promise<T>) => fn(newRequestContext(`cli-${randomUUID()}`, config.server.request_budget_ms));
-  const migrations = new Migrations(new MemoryStore(), () => tenants, logger);
+  const store = new MemoryStore();
+  const migrations = new Migrations(store, () => tenants, logger);
+  const desired = new DesiredStates(store, () => tenants, migrations.jobs);
+  const desiredFile = (file: DesiredState) => check<DesiredState>(validators.desiredState, file);
   const tenant = (name: string) => {
     const t = tenants.get(name);
     if (!t) throw new NotFoundError(`No tenant named '${name}'.`);
@@ -300,6 +325,17 @@ async function directClient(file: string, env: NodeJS.ProcessEnv): Promise<Clien
         return { dry_run: false, summary: summarize(plan), outcome, items: results };
       }),
     job: (id) => migrations.jobs.get(id),
+    desired: {
+      plan: (file) => run(async (ctx) => (await desired.plan(ctx, desiredFile(file))).plan),
+      drift: (file) => run(async (ctx) => driftOf((await desired.plan(ctx, desiredFile(file))).plan)),
+      apply: (file, q) =>
+        run(async (ctx) => {
+          const { plan, jobs } = await desired.apply(ctx, desiredFile(file), { fingerprint: q.fingerprint, acceptLoss: (q.accept_loss ?? '').split(',').filter(Boolean), maxPruneShare: q.max_prune_share === undefined ? 0.1 : Number(q.max_prune_share) }, {});
+          return { fingerprint: plan.fingerprint, jobs };
+        }),
+      export: (name) => run((ctx) => desired.export(ctx, tenant(name))),
+      job: (id) => migrations.jobs.get(id),
+    },
     ephemeral: (name) => Boolean(config.tenants[name]?.simulator),
     async close() {
       await Promise.all([...tenants.values()].map((t) => t.adapter.close?.()));
@@ -422,8 +458,12 @@ function commandOf(args: Args): { key: string; operands: string[] } {
   return { key, operands };
 }
 
+/** plan, drift and apply keep exit code 2 for "something would change": every error of theirs is 1. */
+const DESIRED_STATE = new Set(['plan', 'drift', 'apply']);
+
 export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let client: Client | undefined;
+  const usageCode = DESIRED_STATE.has(argv.find((a) => !a.startsWith('-')) ?? '') ? 1 : 2;
   try {
     const args = parseArgs(argv);
     if (args.flags.has('help')) {
@@ -443,6 +483,12 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (key === 'check-config') return await checkConfig(operands[0], io);
     if (key === 'migrate' && (!str(args, 'from') || !str(args, 'to'))) throw new UsageError('migrate needs --from and --to');
     if (key === 'import' && !str(args, 'file')) throw new UsageError('import needs --file <rows.csv|rows.ndjson>');
+    if ((key === 'plan' || key === 'apply' || key === 'drift') && !str(args, 'file')) throw new UsageError(`${key} needs -f <desired-state.yaml>`);
+    if (key === 'export' && (!args.flags.has('desired-state') || !str(args, 'tenant'))) throw new UsageError('export needs --desired-state and --tenant <name>[,<name>...]');
+    const maxShare = str(args, 'max-prune-share');
+    if (maxShare !== undefined && !(/^(0(\.\d+)?|1(\.0+)?)$/.test(maxShare))) throw new UsageError('--max-prune-share takes a share from 0 to 1 (0.25 for 25 %)');
+    // Read before any client is made: a file fault reaches no gateway and starts no simulator.
+    const desiredFile = key === 'plan' || key === 'apply' || key === 'drift' ? loadDesiredFile(str(args, 'file')!, io.env) : undefined;
     client = config
       ? await directClient(config, io.env)
       : httpClient(str(args, 'url') ?? io.env.PBX_GATEWAY_URL ?? 'http://127.0.0.1:8080', str(args, 'key') ?? io.env.PBX_GATEWAY_KEY);
@@ -462,6 +508,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       if (!q.dry_run) c.ephemeral(operands[0]) && io.stderr.write(`note: tenant '${operands[0]}' runs on a simulator started for this command; the import is gone when it exits\n`);
       return code;
     }
+    const dsOpts = { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR, all: args.flags.has('all') };
+    if (key === 'plan') return await planCommand(client.desired, desiredFile!, io.stdout, io.stderr, dsOpts);
+    if (key === 'drift') return await driftCommand(client.desired, desiredFile!, io.stdout, io.stderr, dsOpts);
+    if (key === 'apply') return await applyCommand(client.desired, desiredFile!, io.stdout, io.stderr, { ...dsOpts, yes: args.flags.has('yes'), acceptLoss: str(args, 'accept-loss'), maxPruneShare: maxShare, stdin: io.stdin ?? process.stdin });
+    if (key === 'export') return await exportCommand(client.desired, str(args, 'tenant')!.split(',').filter(Boolean), io.stdout, dsOpts);
     if (key === 'migrate') return await migrate(client, migrationBody(args), io.stdout, io.stderr, { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR, progress: Boolean(io.stderr.isTTY) || args.flags.has('progress') });
     if (key !== 'tenants') return await extensions(key.slice('extensions '.length), operands, args, client, io);
     const items = await client.tenants();
@@ -471,11 +522,15 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`error: ${err.message}\n\n${fmt.USAGE}`);
-      return 2;
+      return usageCode;
     }
     if (err instanceof ConfigError) {
       io.stderr.write(configFaults(err));
-      return 2;
+      return usageCode;
+    }
+    if (err instanceof DesiredFileError) {
+      io.stderr.write(`error: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof ProblemError || err instanceof GatewayError) io.stderr.write(fmt.problemText(err instanceof ProblemError ? err.problem : toProblem(err)));
     else io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);

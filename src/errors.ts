@@ -84,6 +84,29 @@ export class ConflictError extends GatewayError {
   }
 }
 
+/** A desired-state apply whose file or tenants differ from what its plan read: plan again, review, apply. */
+export class PlanStaleError extends GatewayError {
+  readonly status = 409;
+  readonly slug = 'plan-stale';
+  readonly title = 'The plan is stale';
+  readonly errors: FieldFault[] = [{ pointer: '/query/fingerprint', detail: 'does not match the file and the tenants as they are now' }];
+}
+
+/** A prune that would delete more of a tenant than the apply allows: nothing is written. */
+export class PruneTooLargeError extends GatewayError {
+  readonly status = 422;
+  readonly slug = 'prune-too-large';
+  readonly title = 'The prune would delete too much of a tenant';
+  readonly errors: FieldFault[] = [{ pointer: '/query/max_prune_share', detail: 'is lower than the share the prune deletes' }];
+}
+
+/** A write the backend answered, whose object, read back, differs from what was written. */
+export class VerificationFailedError extends GatewayError {
+  readonly status = 502;
+  readonly slug = 'verification-failed';
+  readonly title = 'The target does not show the change';
+}
+
 /** One setting of the backend's record that a write would change although the caller did not ask for it. */
 export interface LostSetting {
   /** The setting's name in the backend's own record (`view=full`'s `vendor`), dotted: `followme`, `device_options.rtcp_mux`. */

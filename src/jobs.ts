@@ -25,7 +25,7 @@ import { toProblem } from './http/problems';
 import { newRequestContext, type RequestContext } from './request-context';
 import type { StateStore } from './state/store';
 
-export type JobKind = 'migration' | 'import';
+export type JobKind = 'migration' | 'import' | 'desired-state';
 export type JobStatus = 'running' | 'done' | 'failed' | 'interrupted' | 'cancelled';
 
 const KEEP_MS = 30 * 24 * 3600_000;
@@ -79,9 +79,26 @@ export interface JobState {
   cancel_requested?: boolean;
 }
 
+/** Applies a job's items: `applyPlan` (extension rows) unless the kind has its own. */
+export type JobApply = (
+  ctx: RequestContext,
+  target: Tenant,
+  items: PlanItem[],
+  desired: Map<number, Desired>,
+  onResult: (r: ItemResult) => Promise<void>,
+  acceptLoss: readonly string[],
+  stopBefore: () => string | undefined,
+  payload: unknown,
+) => Promise<ItemResult[]>;
+
 /** How a kind of job finds its rows again when it is taken up (a migration reads its source again). */
 export interface JobKindSpec {
-  reload(ctx: RequestContext, state: JobState, rows: Desired[] | undefined): Promise<{ target: Tenant; desired: Map<number, Desired> }>;
+  /** `kept`: what the job was started with and keeps sealed (an import's rows, a desired state's tenant section). */
+  reload(ctx: RequestContext, state: JobState, kept: unknown): Promise<{ target: Tenant; desired: Map<number, Desired>; payload?: unknown }>;
+  /** A kind whose items are not `applyPlan`'s extension rows applies them itself. */
+  apply?: JobApply;
+  /** Taken up again: which rows are done already (found so on the target) and which to run, from a fresh read. */
+  replan?(ctx: RequestContext, state: JobState, target: Tenant, payload: unknown): Promise<{ results: ItemResult[]; toRun: PlanItem[] }>;
 }
 
 export interface StartedBy {
@@ -139,7 +156,7 @@ export class Jobs {
       reload: async (_ctx, state, rows) => {
         const target = this.tenant(state.tenant);
         if (!target) throw new ConflictError(`Job '${state.id}' writes to tenant '${state.tenant}', which this gateway does not serve.`);
-        return { target, desired: new Map((rows ?? []).map((d) => [d.row, d])) };
+        return { target, desired: new Map(((rows as Desired[] | undefined) ?? []).map((d) => [d.row, d])) };
       },
     });
   }
@@ -152,14 +169,15 @@ export class Jobs {
     return this.tenants().get(name);
   }
 
-  /** Store a planned job and start it in the background. `rows` (an import's) are kept, sealed, to take it up again. */
+  /** Store a planned job and start it in the background. `rows` (an import's rows, a desired state's section: the
+   * kind's payload) are kept, sealed, to take it up again. */
   async start(
     init: Pick<JobState, 'kind' | 'tenant' | 'from' | 'to' | 'options'>,
     target: Tenant,
     items: PlanItem[],
     desired: Desired[],
     startedBy: StartedBy,
-    rows?: Desired[],
+    rows?: unknown,
     /** Rows already applied (an import begun within its request): the job starts the others. */
     done: ItemResult[] = [],
   ): Promise<JobState> {
@@ -182,7 +200,7 @@ export class Jobs {
     await this.save(state);
     await this.markActive(state.id, true);
     const finished = new Set(done.map((r) => r.row));
-    this.run(state, target, items.filter((i) => !finished.has(i.row)), new Map(desired.map((d) => [d.row, d])), startedBy);
+    this.run(state, target, items.filter((i) => !finished.has(i.row)), new Map(desired.map((d) => [d.row, d])), startedBy, rows);
     return state;
   }
 
@@ -208,14 +226,19 @@ export class Jobs {
     if (!(await this.store.setIfAbsent(`job:${id}:lease`, this.instance, LEASE_MS))) throw new ConflictError(`Job '${id}' is being resumed already.`);
     try {
       const readCtx = ctx ?? backgroundContext(`job-${id}`, RELOAD_BUDGET_MS);
-      const rows = state.kind === 'import' ? await this.rows(id) : undefined;
-      const { target, desired } = await spec.reload(readCtx, state, rows);
-      const existing = await existingByNumber(readCtx, target);
+      const rows = state.kind !== 'migration' ? await this.rows(id) : undefined;
+      const { target, desired, payload } = await spec.reload(readCtx, state, rows);
       const kept = state.results.filter((r) => r.status === 'done' || r.status === 'skipped');
       const finished = new Set(kept.map((r) => r.row));
       const results: ItemResult[] = [...kept];
       const toRun: PlanItem[] = [];
-      for (const item of state.items) {
+      if (spec.replan) {
+        const again = await spec.replan(readCtx, { ...state, results: kept }, target, payload);
+        results.push(...again.results);
+        toRun.push(...again.toRun);
+      }
+      const existing = spec.replan ? new Map() : await existingByNumber(readCtx, target);
+      for (const item of spec.replan ? [] : state.items) {
         if (finished.has(item.row)) continue;
         const d = desired.get(item.row);
         const base = { row: item.row, extension: item.extension, action: item.action };
@@ -242,7 +265,7 @@ export class Jobs {
       await this.store.delete(`job:${id}:cancel`).catch(() => undefined);
       await this.save(state);
       await this.markActive(id, true);
-      this.run(state, target, toRun, desired, by);
+      this.run(state, target, toRun, desired, by, payload);
       return state;
     } catch (err) {
       await this.store.delete(`job:${id}:lease`).catch(() => undefined);
@@ -328,7 +351,7 @@ export class Jobs {
     return taken;
   }
 
-  private run(state: JobState, target: Tenant, items: PlanItem[], desired: Map<number, Desired>, by: StartedBy): void {
+  private run(state: JobState, target: Tenant, items: PlanItem[], desired: Map<number, Desired>, by: StartedBy, payload?: unknown): void {
     const id = state.id;
     const stop = new AbortController();
     let handedOver = false;
@@ -356,7 +379,8 @@ export class Jobs {
     const ctx = backgroundContext(`job-${id}`, RUN_BUDGET_MS);
     let fault: ItemResult['error'];
     let rowsSinceCheck = 0;
-    const work = applyPlan(
+    const apply: JobApply = this.kinds.get(state.kind)?.apply ?? ((c, t, i, d, on, loss, stopBefore) => applyPlan(c, t, i, d, on, loss, stopBefore));
+    const work = apply(
       ctx,
       target,
       items,
@@ -374,6 +398,7 @@ export class Jobs {
       },
       state.options.accept_loss ?? [],
       () => (stop.signal.aborted ? String(stop.signal.reason) : fault ? faultReason(fault.title) : undefined),
+      payload,
     );
     const done = work
       .then(
@@ -459,19 +484,19 @@ export class Jobs {
     return Buffer.from(hkdfSync('sha256', Buffer.from(this.store.encryptionKey ?? '', 'utf8'), 'pbx-gateway job rows v1', id, 32));
   }
 
-  private seal(id: string, rows: Desired[]): string {
+  private seal(id: string, rows: unknown): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.sealingKey(id), iv);
     const data = Buffer.concat([cipher.update(JSON.stringify(rows), 'utf8'), cipher.final()]);
     return Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64');
   }
 
-  private async rows(id: string): Promise<Desired[]> {
+  private async rows(id: string): Promise<unknown> {
     const sealed = await this.store.get(`job:${id}:rows`);
     if (!sealed) throw new ConflictError(`Job '${id}' no longer has its rows; send the rows not done as a new import.`);
     const raw = Buffer.from(sealed, 'base64');
     const decipher = createDecipheriv('aes-256-gcm', this.sealingKey(id), raw.subarray(0, 12));
     decipher.setAuthTag(raw.subarray(12, 28));
-    return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as Desired[];
+    return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as unknown;
   }
 }

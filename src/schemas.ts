@@ -21,6 +21,7 @@ import ringGroupPatchSchema from '../schemas/ring-group-patch.schema.json';
 import queueSchema from '../schemas/queue.schema.json';
 import callSummarySchema from '../schemas/call-summary.schema.json';
 import voicemailMessageSchema from '../schemas/voicemail-message.schema.json';
+import desiredStateSchema from '../schemas/desired-state.schema.json';
 import type { FieldFault } from './errors';
 import { ValidationError } from './errors';
 
@@ -35,7 +36,7 @@ export const ajv = makeAjv(false);
 /** For query strings only. */
 const queryAjv = makeAjv(true);
 
-for (const s of [migrationCreateSchema, ringGroupSchema, ringGroupCreateSchema, ringGroupPatchSchema, deviceSchema, queueSchema, callSummarySchema, voicemailMessageSchema, extensionSchema, extensionCreateSchema, extensionPatchSchema, problemSchema, tenantSchema, batchDeleteResultSchema, configSchema]) {
+for (const s of [migrationCreateSchema, ringGroupSchema, ringGroupCreateSchema, ringGroupPatchSchema, deviceSchema, queueSchema, callSummarySchema, voicemailMessageSchema, extensionSchema, extensionCreateSchema, extensionPatchSchema, problemSchema, tenantSchema, batchDeleteResultSchema, configSchema, desiredStateSchema]) {
   ajv.addSchema(s);
 }
 queryAjv.addSchema(queriesSchema);
@@ -84,6 +85,7 @@ export const validators = {
   callSummary: byId(callSummarySchema),
   voicemailMessage: byId(voicemailMessageSchema),
   config: byId(configSchema),
+  desiredState: byId(desiredStateSchema),
   query: {
     listExtensions: query('listExtensions'),
     getExtension: query('getExtension'),
@@ -94,6 +96,7 @@ export const validators = {
     importExtensions: query('importExtensions'),
     directory: query('directory'),
     batchDelete: query('batchDelete'),
+    desiredStateApply: query('desiredStateApply'),
     none: query('none'),
   },
 };

@@ -25,24 +25,28 @@ export interface Desired {
   password?: string;
 }
 
-export type Action = 'create' | 'update' | 'skip' | 'conflict' | 'invalid';
+/** `delete`: only a desired-state apply's (a prune). */
+export type Action = 'create' | 'update' | 'skip' | 'conflict' | 'invalid' | 'delete';
 export type OnConflict = 'skip' | 'update' | 'fail';
 
 export interface PlanItem {
   row: number;
+  /** What the row is about: an extension (the default) or a ring group (a desired-state apply's). */
+  kind?: 'extension' | 'ring_group';
   extension: string | null;
   action: Action;
   reason?: string;
   /** For updates: field -> { from, to } (passwords show as "(hidden)"). */
-  changes?: Record<string, { from: unknown; to: unknown }>;
+  changes?: Record<string, { from: unknown; to: unknown } | undefined>;
   /** Fields with a value that the target backend cannot store. */
-  lossy?: Field[];
+  lossy?: string[];
   /** The target's id of the extension this item updates, skips or conflicts with. */
   target_id?: string;
 }
 
 export interface ItemResult {
   row: number;
+  kind?: 'extension' | 'ring_group';
   extension: string | null;
   action: Action;
   /** `not_done`: never started (the request's time ran out, or the caller left): nothing was written for it. */
@@ -105,14 +109,14 @@ export function planItems(desired: Desired[], existing: Map<string, Extension>, 
   });
 }
 
-export function summarize(items: { action: Action }[]): Record<Action, number> {
-  const out: Record<Action, number> = { create: 0, update: 0, skip: 0, conflict: 0, invalid: 0 };
-  for (const i of items) out[i.action]++;
+export function summarize(items: { action: Action }[]): Record<Exclude<Action, 'delete'>, number> & { delete?: number } {
+  const out: Record<Exclude<Action, 'delete'>, number> & { delete?: number } = { create: 0, update: 0, skip: 0, conflict: 0, invalid: 0 };
+  for (const i of items) out[i.action] = (out[i.action] ?? 0) + 1;
   return out;
 }
 
 /** Lossy fields the caller has not accepted by name, across the plan. */
-export function unacceptedLoss(items: PlanItem[], accepted: string[]): Field[] {
+export function unacceptedLoss(items: PlanItem[], accepted: string[]): string[] {
   const ok = new Set(accepted);
   return [...new Set(items.filter((i) => i.action === 'create' || i.action === 'update').flatMap((i) => i.lossy ?? []))].filter((f) => !ok.has(f));
 }

@@ -26,6 +26,8 @@ import { migrationRoutes } from './routes/migrations';
 import { Migrations } from '../migrations';
 import { Jobs } from '../jobs';
 import { jobRoutes } from './routes/jobs';
+import { desiredStateRoutes } from './routes/desired-state';
+import { DesiredStates } from '../desired-state';
 import { directoryRoutes } from './routes/directory';
 import { extensionRoutes } from './routes/extensions';
 import { ringGroupRoutes } from './routes/ring-groups';
@@ -157,6 +159,7 @@ export function createApp(deps: AppDeps): express.Express {
   ringGroupRoutes(app, deps.tenants);
   migrationRoutes(app, new Migrations(store, () => deps.tenants, deps.logger, jobs));
   jobRoutes(app, jobs);
+  desiredStateRoutes(app, deps.tenants, new DesiredStates(store, () => deps.tenants, jobs));
 
   // Operations and the console after the API: the API's requests, the many, are matched first.
   app.get('/healthz', (_req, res) => {

@@ -8,9 +8,13 @@ import { TooManyFailedAuthenticationsError, TooManyRequestsError, Unauthenticate
 import type { StateStore } from '../state/store';
 import { authenticate, requireScope, type ApiKeys } from './auth';
 
-/** GET and HEAD read; everything else writes. */
+/** POSTs that only read: they carry a body (a desired-state file) but change nothing. */
+const READING_POSTS = new Set(['/v1/desired-state/plan', '/v1/desired-state/drift']);
+
+/** GET and HEAD read, and the POSTs that only read; everything else writes. */
 function requireScopeOfMethod(req: Request): void {
-  requireScope(req, req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
+  const reads = req.method === 'GET' || req.method === 'HEAD' || (req.method === 'POST' && READING_POSTS.has(`${req.baseUrl}${req.path}`.replace(/\/$/, '')));
+  requireScope(req, reads ? 'read' : 'write');
 }
 
 /** Fixed-window limit per API key, with the IETF `RateLimit-*` headers on every answer. */
