@@ -19,9 +19,11 @@ import ringGroupPatch from '../schemas/ring-group-patch.schema.json';
 import ringGroup from '../schemas/ring-group.schema.json';
 import tenant from '../schemas/tenant.schema.json';
 import voicemailMessage from '../schemas/voicemail-message.schema.json';
+import desiredState from '../schemas/desired-state.schema.json';
+import desiredStatePlan from '../schemas/desired-state-plan.schema.json';
 
 type Json = Record<string, unknown>;
-const SCHEMAS = [migrationCreate, job, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch] as Json[];
+const SCHEMAS = [migrationCreate, job, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch, desiredState, desiredStatePlan] as Json[];
 
 const fileOf = (s: Json) => String(s.$id).split('/').pop()!;
 const pascal = (s: string) => s.replace(/(^|_)(\w)/g, (_m, _u, c: string) => c.toUpperCase());
@@ -105,6 +107,14 @@ const EXTRA_SCHEMAS: Record<string, Json> = {
     additionalProperties: false,
     required: ['dry_run', 'from', 'to', 'summary', 'items'],
     properties: { dry_run: { const: true }, from: { type: 'string' }, to: { type: 'string' }, summary: ref('PlanSummary'), items: { type: 'array', items: ref('PlanItem') } },
+  },
+  DesiredStateApplied: {
+    title: 'DesiredStateApplied',
+    description: 'An apply started: one job per tenant that has writes (none when the tenants already match the file).',
+    type: 'object',
+    additionalProperties: false,
+    required: ['fingerprint', 'jobs'],
+    properties: { fingerprint: { type: 'string', description: "The plan's fingerprint, as checked." }, jobs: { type: 'array', items: ref('Job') } },
   },
   ReadinessReport: {
     title: 'ReadinessReport',
@@ -274,6 +284,21 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/jobs/{id}', tag: 'jobs', summary: 'A job (an import run in the background, or a migration): status, progress and a result per row', query: 'none', state: true, ok: { status: 200, description: 'The job', schema: JOB }, problems: { 404: NOT_FOUND_JOB } },
   { method: 'post', path: '/v1/jobs/{id}/resume', tag: 'jobs', summary: 'Take up a failed (backend fault) or interrupted job: rows done stay done, the rest are planned again against the target as it is now', query: 'none', backend: true, state: true, ok: { status: 202, description: 'The job, running again', schema: JOB, headers: ['Location'] }, problems: { 404: NOT_FOUND_JOB, 409: JOB_STATE_409 } },
   { method: 'post', path: '/v1/jobs/{id}/cancel', tag: 'jobs', summary: 'Cancel a job: no more rows are started; the rest are not_done with the reason', query: 'none', state: true, ok: { status: 200, description: 'The job, cancelled', schema: JOB }, also: [{ status: 202, description: 'The instance running it was told (cancel_requested): it stops at its next row', schema: JOB }], problems: { 404: NOT_FOUND_JOB, 409: JOB_STATE_409 } },
+  {
+    method: 'post', path: '/v1/desired-state/plan', tag: 'desired state', summary: 'What applying a desired-state file would do, per tenant and item, with the fingerprint an apply needs (read scope; secrets when the file has passwords)', query: 'none', body: 'DesiredState', backend: true,
+    ok: { status: 200, description: 'The plan', schema: ref('DesiredStatePlan') },
+  },
+  {
+    method: 'post', path: '/v1/desired-state/apply', tag: 'desired state', summary: "Plan again and apply: one job per tenant with writes, in an order where nothing conflicts, one apply-changes per tenant (write scope)", query: 'desiredStateApply', body: 'DesiredState', backend: true, state: true,
+    ok: { status: 200, description: 'Nothing to write: the tenants match the file', schema: ref('DesiredStateApplied') },
+    also: [{ status: 202, description: 'Started: a job per tenant with writes (GET /v1/jobs/{id})', schema: ref('DesiredStateApplied') }],
+    problems: { 409: 'plan-stale: the file or the tenants differ from what the plan with this fingerprint read; nothing was written', 422: 'unprocessable: an invalid item, or a field a backend cannot hold that accept_loss does not name; prune-too-large: a prune over max_prune_share of a tenant. Nothing was written' },
+  },
+  {
+    method: 'post', path: '/v1/desired-state/drift', tag: 'desired state', summary: 'What differs on the PBXes from a desired-state file: missing, changed (with the fields), extra (where the file prunes)', query: 'none', body: 'DesiredState', backend: true,
+    ok: { status: 200, description: 'The drift', schema: ref('DesiredDrift') },
+  },
+  { method: 'get', path: '/v1/tenants/{tenant}/desired-state', tag: 'desired state', summary: 'The tenant as a desired-state file (no passwords, no prune): planned as it is, it has no changes', query: 'none', backend: true, ok: { status: 200, description: 'A desired-state file', schema: ref('DesiredState') }, problems: { 501: 'The backend cannot list extensions' } },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Ring groups', query: 'view', backend: true, ok: { status: 200, description: 'Ring groups', schema: collection(ref('RingGroup')) }, problems: { 501: 'The backend has no ring groups' } },
   { method: 'post', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Create a ring group', query: 'none', body: 'RingGroupCreate', backend: true, ok: { status: 201, description: 'Created', schema: ref('RingGroup'), headers: ['Location'] }, problems: { 409: 'The number exists already', 422: 'A value the backend refused', 501: 'The backend has no ring groups' } },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups/{id}', tag: 'ring groups', summary: 'One ring group', query: 'view', backend: true, ok: { status: 200, description: 'The ring group', schema: ref('RingGroup') }, problems: { 501: 'The backend has no ring groups' } },
@@ -320,6 +345,7 @@ const TAGS: Record<string, string> = {
   'across tenants': 'Search across tenants, export and import, and migrations from one tenant to another.',
   jobs: 'Bulk work going on in the background (imports too large for their request, migrations).',
   'ring groups': 'Ring groups: one number that rings several extensions.',
+  'desired state': 'A file of the extensions and ring groups each tenant should have: planned, applied, checked for drift, exported.',
 };
 const RATE_LIMIT_HEADERS = ['RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
 const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
