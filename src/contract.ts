@@ -89,9 +89,10 @@ export interface PbxAdapter {
   /** Ring groups, only where capabilities.ring_groups is true. Missing ids throw NotFoundError. */
   listRingGroups?(ctx: RequestContext): Promise<RingGroup[]>;
   getRingGroup?(ctx: RequestContext, id: string): Promise<RingGroup>;
-  createRingGroup?(ctx: RequestContext, input: RingGroupCreate): Promise<RingGroup>;
-  updateRingGroup?(ctx: RequestContext, id: string, patch: RingGroupPatch): Promise<RingGroup>;
-  deleteRingGroup?(ctx: RequestContext, id: string): Promise<void>;
+  /** `opts.deferApply` as for extensions: a backend with an apply-changes step holds it back for `applyChanges()`. */
+  createRingGroup?(ctx: RequestContext, input: RingGroupCreate, opts?: WriteOptions): Promise<RingGroup>;
+  updateRingGroup?(ctx: RequestContext, id: string, patch: RingGroupPatch, opts?: WriteOptions): Promise<RingGroup>;
+  deleteRingGroup?(ctx: RequestContext, id: string, opts?: WriteOptions): Promise<void>;
   /** Release timers and sockets. */
   close?(): Promise<void>;
 }

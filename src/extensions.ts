@@ -256,8 +256,8 @@ export function ringGroups(ctx: RequestContext, tenant: Tenant) {
   return {
     list: () => need(a.listRingGroups).call(a, ctx),
     get: (id: string) => need(a.getRingGroup).call(a, ctx, id),
-    create: (input: RingGroupCreate) => need(a.createRingGroup).call(a, ctx, input),
-    update: (id: string, patch: RingGroupPatch) => need(a.updateRingGroup).call(a, ctx, id, patch),
-    delete: (id: string) => need(a.deleteRingGroup).call(a, ctx, id),
+    create: (input: RingGroupCreate, opts?: WriteOptions) => need(a.createRingGroup).call(a, ctx, input, opts),
+    update: (id: string, patch: RingGroupPatch, opts?: WriteOptions) => need(a.updateRingGroup).call(a, ctx, id, patch, opts),
+    delete: (id: string, opts?: WriteOptions) => need(a.deleteRingGroup).call(a, ctx, id, opts),
   };
 }

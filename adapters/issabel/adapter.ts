@@ -79,6 +79,8 @@ class IssabelAdapter implements PbxAdapter {
    * settings; the same body again leaves the record as the first PUT made it.
    */
   private deferred: { id: string; body: Raw } | undefined;
+  /** A ring group write held its reload back (and no extension write since would carry it): a reload is owed. */
+  private reloadOwed = false;
 
   async createExtension(ctx: RequestContext, input: NewExtension, opts: WriteOptions = {}): Promise<Extension> {
     const body: Raw = { ...toIssabelBody(input), tech: this.tech };
@@ -154,14 +156,27 @@ class IssabelAdapter implements PbxAdapter {
   /** pbxapi has no reload call of its own: the last deferred write is sent again, this time reloading. */
   async applyChanges(ctx: RequestContext): Promise<void> {
     const last = this.deferred;
-    if (!last) return;
-    await this.client.call(ctx, 'PUT', `extensions/${last.id}`, { data: last.body, idempotent: true });
+    if (last) await this.client.call(ctx, 'PUT', `extensions/${last.id}`, { data: last.body, idempotent: true });
+    else if (this.reloadOwed) await this.reloadPbx(ctx);
     this.deferred = undefined;
+    this.reloadOwed = false;
+  }
+
+  /** After a ring group write: a held-back reload is owed; one that reloaded settled every earlier hold. */
+  private groupWritten(opts: WriteOptions): void {
+    if (opts.deferApply) this.reloadOwed = true;
+    else {
+      this.deferred = undefined;
+      this.reloadOwed = false;
+    }
   }
 
   async deleteExtension(ctx: RequestContext, id: string): Promise<void> {
     if (!isNumber(id)) throw new NotFoundError(`No extension '${id}'.`);
     await this.client.call(ctx, 'DELETE', `extensions/${id}`, { idempotent: true, what: `extension '${id}'` });
+    // extensions.php delete() reloads whatever the body says: every change held back so far is applied.
+    this.deferred = undefined;
+    this.reloadOwed = false;
   }
 
   /**
@@ -255,7 +270,7 @@ class IssabelAdapter implements PbxAdapter {
    * extension's number: the gateway picks a number no extension and no ring group uses, the vendor's way
    * (600 on a PBX with none), and sends it.
    */
-  async createRingGroup(ctx: RequestContext, input: RingGroupCreate): Promise<RingGroup> {
+  async createRingGroup(ctx: RequestContext, input: RingGroupCreate, opts: WriteOptions = {}): Promise<RingGroup> {
     let wanted = input.extension;
     if (wanted !== undefined) {
       const taken = await this.getRingGroup(ctx, wanted).then(
@@ -267,24 +282,28 @@ class IssabelAdapter implements PbxAdapter {
       const used = await this.usedNumbers(ctx);
       wanted = nextFreeNumber(used.ringGroups, new Set([...used.extensions, ...used.ringGroups]), FIRST_RING_GROUP);
     }
-    const res = await this.client.call(ctx, 'POST', 'ringgroups', { data: toIssabelRingGroup({ ...input, extension: wanted }), idempotent: false, sources: RING_GROUP_SOURCES });
+    const res = await this.client.call(ctx, 'POST', 'ringgroups', { data: withReload(toIssabelRingGroup({ ...input, extension: wanted }), opts), idempotent: false, sources: RING_GROUP_SOURCES });
+    this.groupWritten(opts);
     const number = numberFromLocation(res.headers.location) ?? wanted;
     if (!number) throw new BackendUnavailableError(this.backend, 'Issabel created a ring group but did not say its number.');
     return this.getRingGroup(ctx, number);
   }
 
-  async updateRingGroup(ctx: RequestContext, id: string, patch: RingGroupPatch): Promise<RingGroup> {
+  async updateRingGroup(ctx: RequestContext, id: string, patch: RingGroupPatch, opts: WriteOptions = {}): Promise<RingGroup> {
     // v1 servers create on a PUT to a missing number: check it exists first.
     await this.getRingGroup(ctx, id);
     if (Object.keys(patch).length) {
-      await this.client.call(ctx, 'PUT', `ringgroups/${id}`, { data: toIssabelRingGroup(patch), idempotent: true, sources: RING_GROUP_SOURCES, what: `ring group '${id}'` });
+      await this.client.call(ctx, 'PUT', `ringgroups/${id}`, { data: withReload(toIssabelRingGroup(patch), opts), idempotent: true, sources: RING_GROUP_SOURCES, what: `ring group '${id}'` });
+      this.groupWritten(opts);
     }
     return this.getRingGroup(ctx, id);
   }
 
-  async deleteRingGroup(ctx: RequestContext, id: string): Promise<void> {
+  /** ringgroups.php delete() reads a JSON body (an empty one is a 400) and hands it to applyChanges: `reload: false` holds it. */
+  async deleteRingGroup(ctx: RequestContext, id: string, opts: WriteOptions = {}): Promise<void> {
     if (!isNumber(id)) throw new NotFoundError(`No ring group '${id}'.`);
-    await this.client.call(ctx, 'DELETE', `ringgroups/${id}`, { idempotent: true, what: `ring group '${id}'` });
+    await this.client.call(ctx, 'DELETE', `ringgroups/${id}`, { data: withReload({}, opts), idempotent: true, what: `ring group '${id}'` });
+    this.groupWritten(opts);
   }
 }
 

@@ -275,9 +275,10 @@ export class IssabelSimulator {
     if (req.method === 'GET') return this.read(t, id, req.query.fields);
     if (req.method === 'DELETE') {
       if (!id) fail(405, 'Cannot delete if no ID is supplied');
-      // extensions.php does not read the body (its json_decode is commented out); ringgroups.php requires one.
-      if (t.kind === 'ringgroups') this.jsonBody(req);
-      else if (req.body !== undefined) this.input(req);
+      // extensions.php does not read the body (its json_decode is commented out); ringgroups.php requires one,
+      // and passes it to applyChanges (`reload: false` holds the reload back).
+      const body = t.kind === 'ringgroups' ? this.jsonBody(req) : undefined;
+      if (t.kind !== 'ringgroups' && req.body !== undefined) this.input(req);
       // One at a time, not atomic: the first missing number stops the batch with earlier ones already gone,
       // and (as rest.php dies before apply-changes) a failed batch does not reload.
       for (const n of id.split(',')) {
@@ -288,7 +289,8 @@ export class IssabelSimulator {
         }
         if (!t.rows.delete(n)) fail(404, 'Could not find a record to delete');
       }
-      this.counters.reloads++; // DELETE ignores `reload`
+      if (body) this.reload(body);
+      else this.counters.reloads++; // extensions.php delete() ignores `reload`
       return { status: 200 };
     }
     if (req.method === 'POST') {
@@ -377,14 +379,16 @@ export class IssabelSimulator {
    * with parse_str as form fields, so a JSON text silently yields no usable field.
    */
   /** ringgroups.php delete(): json_decode of the raw body whatever its type; an empty one is 400. */
-  private jsonBody(req: SimRequest): void {
+  private jsonBody(req: SimRequest): Flat {
     if (typeof req.body === 'string' || req.body === undefined) {
       try {
-        JSON.parse(req.body ?? '');
+        const parsed: unknown = JSON.parse(req.body ?? '');
+        return parsed && typeof parsed === 'object' ? flatten(parsed) : {};
       } catch {
         fail(400, 'Could not decode JSON');
       }
     }
+    return req.body && typeof req.body === 'object' ? flatten(req.body) : {};
   }
 
   private input(req: SimRequest): Flat {

@@ -41,7 +41,7 @@ export async function applyDesired(
         result = { ...base, status: 'not_done', reason: stopped };
       } else {
         try {
-          const id = item.kind === 'ring_group' ? await writeGroup(ctx, tenant, item, groups) : await writeExtension(ctx, tenant, item, extensions.get(item.extension!), deferred);
+          const id = item.kind === 'ring_group' ? await writeGroup(ctx, tenant, item, groups, deferred) : await writeExtension(ctx, tenant, item, extensions.get(item.extension!), deferred);
           wrote = true;
           result = { ...base, status: 'done', ...(id ? { id } : {}) };
         } catch (err) {
@@ -86,20 +86,20 @@ async function writeExtension(ctx: RequestContext, tenant: Tenant, item: PlanIte
   return written.id;
 }
 
-async function writeGroup(ctx: RequestContext, tenant: Tenant, item: PlanItem, groups: Map<string, NonNullable<DesiredTenant['ring_groups']>[number]>): Promise<string | undefined> {
+async function writeGroup(ctx: RequestContext, tenant: Tenant, item: PlanItem, groups: Map<string, NonNullable<DesiredTenant['ring_groups']>[number]>, opts: WriteOptions): Promise<string | undefined> {
   const rg = ops.ringGroups(ctx, tenant);
   if (item.action === 'delete') {
-    await rg.delete(item.target_id!);
+    await rg.delete(item.target_id!, opts);
     return item.target_id;
   }
   const d = groups.get(item.extension!);
   if (!d) throw new Error(`row ${item.row}: the file has no ring group ${item.extension}`);
   let written: RingGroup;
   if (item.action === 'create') {
-    written = await rg.create({ extension: d.extension, name: d.name, members: d.members, ...(d.strategy ? { strategy: d.strategy } : {}), ...(d.ring_time !== undefined ? { ring_time: d.ring_time } : {}) });
+    written = await rg.create({ extension: d.extension, name: d.name, members: d.members, ...(d.strategy ? { strategy: d.strategy } : {}), ...(d.ring_time !== undefined ? { ring_time: d.ring_time } : {}) }, opts);
   } else {
     const patch = Object.fromEntries(Object.keys(item.changes ?? {}).map((f) => [f, d[f as keyof typeof d]]));
-    written = await rg.update(item.target_id!, patch);
+    written = await rg.update(item.target_id!, patch, opts);
   }
   if (written.extension !== d.extension || written.name !== d.name || JSON.stringify(written.members) !== JSON.stringify(d.members)) throw verificationFailed();
   return written.id;
