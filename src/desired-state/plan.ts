@@ -93,11 +93,11 @@ export function planTenant(name: string, backend: string, caps: Capabilities, wa
   });
 
   if (prune) {
-    for (const [n, e] of have.extensions) {
+    for (const [n, e] of [...have.extensions].sort(([a], [b]) => byNumber(a, b))) {
       if (wantedExtensions.has(n)) continue;
       items.push(caps.extensions.delete ? { kind: 'extension', extension: n, action: 'delete', target_id: e.id } : { kind: 'extension', extension: n, action: 'invalid', reason: `backend '${backend}' cannot delete extensions (the file prunes)` });
     }
-    if (manageGroups) for (const [n, g] of have.ringGroups ?? []) if (!wantedGroups.has(n)) items.push({ kind: 'ring_group', extension: n, action: 'delete', target_id: g.id });
+    if (manageGroups) for (const [n, g] of [...(have.ringGroups ?? [])].sort(([a], [b]) => byNumber(a, b))) if (!wantedGroups.has(n)) items.push({ kind: 'ring_group', extension: n, action: 'delete', target_id: g.id });
   }
 
   const order = (i: Omit<DesiredItem, 'row'>) => PHASE[`${i.kind}:${effectiveAction(i)}`] ?? 7;
@@ -135,6 +135,8 @@ function groupChanges(d: DesiredRingGroup, current: RingGroup): NonNullable<Desi
   if (!same(current.members, d.members)) changes.members = { from: current.members, to: d.members };
   return changes;
 }
+
+const byNumber = (a: string, b: string) => (/^\d+$/.test(a) && /^\d+$/.test(b) ? Number(a) - Number(b) : a.localeCompare(b));
 
 export function summaryOf(items: Pick<DesiredItem, 'action'>[]): DesiredSummary {
   const s: DesiredSummary = { create: 0, update: 0, delete: 0, unchanged: 0, lossy: 0, invalid: 0 };

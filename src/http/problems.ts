@@ -3,13 +3,13 @@
  * Only what the GatewayError says for the caller is sent; causes (backend bodies, stack traces) go to the log.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { asGatewayError, ConflictError, GatewayError, MalformedRequestError, PayloadTooLargeError, SettingsWouldBeLostError, UnprocessableError, UnsupportedMediaTypeError, ValidationError } from '../errors';
+import { asGatewayError, ConflictError, GatewayError, MalformedRequestError, PayloadTooLargeError, PlanStaleError, PruneTooLargeError, SettingsWouldBeLostError, UnprocessableError, UnsupportedMediaTypeError, ValidationError } from '../errors';
 import type { Problem } from '../../schemas/types';
 
 export function toProblem(err: GatewayError, requestId?: string): Problem {
   const problem: Problem = { type: `/problems/${err.slug}`, title: err.title, status: err.status, detail: err.message };
   if (requestId) problem.instance = requestId;
-  if ((err instanceof ValidationError || err instanceof UnprocessableError || err instanceof ConflictError || err instanceof SettingsWouldBeLostError) && err.errors.length) {
+  if ((err instanceof ValidationError || err instanceof UnprocessableError || err instanceof ConflictError || err instanceof SettingsWouldBeLostError || err instanceof PlanStaleError || err instanceof PruneTooLargeError) && err.errors.length) {
     problem.errors = err.errors;
   }
   return { ...problem, ...err.extra };
