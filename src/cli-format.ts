@@ -30,6 +30,10 @@ export const USAGE = `Usage: pbx-gateway <command> [options]
   migrate --from <tenant> --to <tenant> [--apply] [--on-conflict skip|update|fail]
           [--passwords keep|generate] [--accept-loss description,...] [--extensions 100,101] [--progress]
   import <tenant> --file rows.csv|rows.ndjson [--apply] [--on-conflict skip|update|fail] [--accept-loss f,...]
+  plan -f <desired-state.yaml> [--all]         what applying the file would change (exit 0 none, 2 some, 1 error)
+  apply -f <desired-state.yaml> [--yes] [--accept-loss f,...] [--max-prune-share 0.1]
+  drift -f <desired-state.yaml>                what differs on the PBXes from the file (exit 0 none, 2 some, 1 error)
+  export --desired-state --tenant <name>[,<name>...]   tenants as a desired-state file (YAML)
   help [<command>]                             this text, or one command's (as <command> --help)
 
 Reaching the tenants (every command but serve and check-config):
@@ -103,6 +107,32 @@ Create (or update) a tenant's extensions from a CSV file (a header row: extensio
 NDJSON (.ndjson, .jsonl). By default (or with --dry-run) it only prints the plan: each row's action and a summary;
 nothing is written. --apply writes it (a large import goes on as a job, followed to its end) and prints the
 outcome counts. Exit 1, naming them on stderr, when any row conflicts, is invalid, fails or is not done.
+${REACHING}`,
+  plan: `Usage: pbx-gateway plan -f <desired-state.yaml> [--all] [--json]
+
+Compare a desired-state file (YAML or JSON) with its tenants as they are now, and print each item that would
+change: create, update (with the fields; passwords only as changed), delete (where the file prunes), lossy (a field
+the backend cannot hold), invalid (with the reason); --all lists unchanged items too. Nothing is written.
+\${NAME} in a password is read from this command's environment. Exit 0 when nothing would change, 2 when something
+would, 1 on any error (an invalid item, an unset variable, an unreachable gateway).
+${REACHING}`,
+  apply: `Usage: pbx-gateway apply -f <desired-state.yaml> [--yes] [--accept-loss description,...] [--max-prune-share S]
+
+Plan (as plan does), print the plan, ask (or not, with --yes), then apply it: one job per tenant with changes,
+followed to its end. The gateway refuses, writing nothing, when the file or the tenants changed since the plan, a
+field a backend cannot hold is not named in --accept-loss, or a prune would delete more than --max-prune-share of a
+tenant (default 0.1). Exit 0 when everything was applied (or nothing needed to be), 1 otherwise.
+${REACHING}`,
+  drift: `Usage: pbx-gateway drift -f <desired-state.yaml> [--json]
+
+What differs on the PBXes from the file: missing (in the file, not on the PBX), changed (with the fields), extra
+(on the PBX, not in the file, where the file prunes). For a scheduled check. Exit 0 when nothing drifted, 2 when
+something did, 1 on any error.
+${REACHING}`,
+  export: `Usage: pbx-gateway export --desired-state --tenant <name>[,<name>...] [--json]
+
+Print tenants as a desired-state file (YAML; JSON with --json) that plans to no changes: their extensions (without
+passwords: left out, a password is left alone) and ring groups. Commit it, edit it, plan it in CI, apply it.
 ${REACHING}`,
   help: `Usage: pbx-gateway help [<command>]
 
