@@ -49,6 +49,7 @@ export function loadDesiredFile(path: string, env: NodeJS.ProcessEnv): DesiredSt
   } catch (err) {
     throw new DesiredFileError(`${path} is not YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
   }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new DesiredFileError(`${path} is not a desired-state file: it should hold a mapping with \`tenants\` (pbx-gateway export --desired-state writes one)`);
   const missing: string[] = [];
   const tenants = (doc as { tenants?: Record<string, { extensions?: unknown }> } | null)?.tenants;
   if (tenants && typeof tenants === 'object') {

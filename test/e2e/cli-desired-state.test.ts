@@ -98,6 +98,7 @@ describe('against a gateway', () => {
     expect(schemaFault.stderr).toContain('/tenants/demo-issabel/extensions/0');
     expect((await g(['plan', '-f', write('notyaml.yaml', 'tenants: [unclosed')])).code).toBe(1);
     expect((await g(['plan', '-f', path.join(tmp, 'absent.yaml')])).code).toBe(1);
+    expect(await g(['plan', '-f', write('empty.yaml', '')])).toMatchObject({ code: 1, stderr: expect.stringContaining('is not a desired-state file') });
     expect((await g(['plan'])).code).toBe(1);
     expect((await cli(['plan', '-f', invalid, '--url', 'http://127.0.0.1:9', '--key', DEMO_KEY])).code).toBe(1);
   });

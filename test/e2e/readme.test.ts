@@ -38,6 +38,9 @@ it('finds the commands', () => {
 
 it('runs every command of the README as written, each answering successfully', () => {
   const lines = readmeCommands().map((l) => l.replace(/127\.0\.0\.1:8080/g, `127.0.0.1:${port}`).replace(/npx pbx-gateway /, `node ${path.join(root, 'dist/src/cli.js')} `));
-  const script = ['set -e', ...lines.map((l) => (l.startsWith('curl') ? `${l.replace(/^curl -s/, 'curl -sf')} > /dev/null` : l.startsWith('export') ? l : `${l} > /dev/null`))].join('\n');
-  execFileSync('bash', ['-c', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
-});
+  // A line with its own redirection keeps it (an export into a file the next lines read).
+  const quiet = (l: string) => (/ > \S+$/.test(l) ? l : `${l} > /dev/null`);
+  const script = ['set -e', ...lines.map((l) => (l.startsWith('curl') ? quiet(l.replace(/^curl -s/, 'curl -sf')) : l.startsWith('export') ? l : quiet(l)))].join('\n');
+  // About 30 commands, each a process of its own (a CLI start is about a second, more on a loaded machine).
+  execFileSync('bash', ['-c', script], { cwd: root, encoding: 'utf8', timeout: 180_000 });
+}, 200_000);
