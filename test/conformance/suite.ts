@@ -544,7 +544,7 @@ function describeWrites(target: Target, caps: Capabilities, gwOf: () => Conforma
       for (const e of exts) if (!inRange(e.extension)) s.outside.set(`extension ${String(e.id)} (${String(e.extension)})`, e);
       for (const g of groups) if (!inRange(g.extension)) s.outside.set(`ring group ${String(g.id)} (${String(g.extension)})`, g);
       for (let n = range.from; n <= range.to; n++) if (!taken.has(String(n))) s.free.push(String(n));
-      const needed = 6;
+      const needed = 9;
       if (s.free.length < needed) throw new Error(`${range.from}-${range.to} has ${s.free.length} free number(s); the write checks need ${needed}`);
     }, timeout);
 
@@ -815,6 +815,60 @@ function describeWrites(target: Target, caps: Capabilities, gwOf: () => Conforma
         report(problems);
       }, timeout);
     }
+
+    it(`applies a small desired state inside the range (plan, apply, plan again): exactly the planned items change${caps.ring_groups ? ', ring group after its members' : ''}, and a renamed extension changes nothing but its name`, async () => {
+      const member = need(s.member ?? s.main, 'an extension of the suite');
+      const [a, b] = [nextFree('a desired extension'), nextFree('a desired extension')];
+      s.attempted.add(a);
+      s.attempted.add(b);
+      const password = newPassword();
+      s.passwords.push(password);
+      const g = caps.ring_groups ? nextFree('a desired ring group') : undefined;
+      if (g) s.attemptedGroups.add(g);
+      const section: Json = {
+        extensions: [
+          { extension: a, name: `Conformance ${a} desired`, password },
+          { extension: b, name: `Conformance ${b} desired`, ...(descWritable ? { description: 'desired state' } : {}) },
+          { extension: member.number, name: 'Conformance desired rename' },
+        ],
+        ...(g ? { ring_groups: [{ extension: g, name: `Conformance group ${g} desired`, strategy: 'hunt', ring_time: 15, members: [a, b] }] } : {}),
+      };
+      const file = { version: 1, tenants: { [spec.tenant]: section } };
+      // Settings the gateway cannot write (on a real Issabel: Follow-Me, dictation, an emergency caller id) first.
+      await enrich(member);
+      const before = await readExt(member.id);
+      const planned = await api().post('/v1/desired-state/plan').set(auth()).send(file);
+      expectStatus(planned, 200, 'POST /v1/desired-state/plan');
+      const problems: string[] = [];
+      const items = (planned.body.tenants[0].items as Json[]).map((i) => `${String(i.kind)}:${String(i.extension)}:${String(i.action)}`);
+      const want = [`extension:${a}:create`, `extension:${b}:create`, `extension:${member.number}:update`, ...(g ? [`ring_group:${g}:create`] : [])];
+      if (JSON.stringify(items) !== JSON.stringify(want)) problems.push(`the plan is ${JSON.stringify(items)}, expected ${JSON.stringify(want)} (in that order)`);
+      report(problems);
+      const applied = await api().post('/v1/desired-state/apply').query({ fingerprint: planned.body.fingerprint }).set(auth()).send(file);
+      expectStatus(applied, 202, 'POST /v1/desired-state/apply');
+      const jobId = String(applied.body.jobs[0].id);
+      let job: Json = applied.body.jobs[0];
+      for (let i = 0; i < 600 && job.status === 'running'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        job = (await api().get(`/v1/jobs/${jobId}`).set(auth())).body as Json;
+      }
+      for (const r of job.results as Json[]) if (r.status === 'done' && r.kind === 'ring_group') s.createdGroups.add(String(r.id));
+      for (const e of await listAll()) if (e.extension === a || e.extension === b) s.createdIds.add(String(e.id));
+      if (job.status !== 'done') throw new Error(`the apply's job ended ${String(job.status)}: ${JSON.stringify(job.results)}${job.problem ? ` (${JSON.stringify(job.problem)})` : ''}`);
+      const again = await api().post('/v1/desired-state/plan').set(auth()).send(file);
+      expectStatus(again, 200, 'POST /v1/desired-state/plan (again)');
+      if (again.body.changes !== false) problems.push(`planned again after the apply, it still has changes: ${JSON.stringify((again.body.tenants[0].items as Json[]).filter((i) => i.action !== 'unchanged'))}`);
+      const after = await readExt(member.id);
+      const { unasked } = unaskedChanges(before, after, { name: { from: before.name, to: 'Conformance desired rename' } });
+      if (unasked.length) problems.push(`the apply's rename of ${member.number} changed ${unasked.length} setting(s) it did not ask to change:\n${unasked.map((x) => `  ${describeChange(x, secrets())}`).join('\n')}`);
+      if (after.name !== 'Conformance desired rename') problems.push(`after the apply, ${member.number} is named ${JSON.stringify(after.name)}`);
+      if (g) {
+        const group = (await listGroups()).find((x) => x.extension === g);
+        if (!group) problems.push(`ring group ${g} is not there after the apply`);
+        else if (JSON.stringify(group.members) !== JSON.stringify([a, b]) || group.strategy !== 'hunt' || group.ring_time !== 15) problems.push(`ring group ${g} reads back as ${JSON.stringify(group)}`);
+      }
+      report(problems);
+    }, timeout * 4);
 
     it(`left everything outside ${range.from}-${range.to} as it was (every extension${caps.ring_groups ? ' and ring group' : ''}, in full)`, async () => {
       const now = new Map<string, Json>();

@@ -93,7 +93,7 @@ describe('against a gateway', () => {
     const plan = await g(['plan', '-f', invalid]);
     expect(plan.code).toBe(1);
     expect(plan.stdout).toMatch(/demo-vitalpbx\s+extension\s+999\s+invalid\s+backend 'vitalpbx' cannot create extensions/);
-    const schemaFault = await g(['plan', '-f', write('bad.yaml', { tenants: { 'demo-issabel': { extensions: [{ extension: '1' }] } } })]);
+    const schemaFault = await g(['plan', '-f', write('bad.yaml', { tenants: { 'demo-issabel': { extensions: [{ extension: '1' } as never] } } })]);
     expect(schemaFault.code).toBe(1);
     expect(schemaFault.stderr).toContain('/tenants/demo-issabel/extensions/0');
     expect((await g(['plan', '-f', write('notyaml.yaml', 'tenants: [unclosed')])).code).toBe(1);
