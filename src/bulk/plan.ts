@@ -121,7 +121,8 @@ export function unacceptedLoss(items: PlanItem[], accepted: string[]): string[] 
   return [...new Set(items.filter((i) => i.action === 'create' || i.action === 'update').flatMap((i) => i.lossy ?? []))].filter((f) => !ok.has(f));
 }
 
-const failure = (err: unknown): ItemResult['error'] => {
+/** A failed item's error: the problem of what was thrown (never a backend's own text: GatewayError messages are ours). */
+export const failure = (err: unknown): ItemResult['error'] => {
   const e = asGatewayError(err);
   return { type: `/problems/${e.slug}`, title: e.title, status: e.status, detail: e.message };
 };

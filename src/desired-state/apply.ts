@@ -5,18 +5,13 @@
  */
 import type { DesiredExtension, DesiredTenant } from '../../schemas/types';
 import type { Extension, RequestContext, RingGroup, WriteOptions } from '../contract';
-import type { ItemResult, PlanItem } from '../bulk/plan';
-import { asGatewayError, VerificationFailedError } from '../errors';
+import { failure, type ItemResult, type PlanItem } from '../bulk/plan';
+import { VerificationFailedError } from '../errors';
 import * as ops from '../extensions';
 import type { Tenant } from '../extensions';
 import type { JobState } from '../jobs';
 import { effectiveAction, planTenant } from './plan';
 import { readTenant } from './read';
-
-const failure = (err: unknown): ItemResult['error'] => {
-  const e = asGatewayError(err);
-  return { type: `/problems/${e.slug}`, title: e.title, status: e.status, detail: e.message };
-};
 
 export async function applyDesired(
   ctx: RequestContext,
