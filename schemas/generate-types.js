@@ -21,6 +21,8 @@ const FILES = [
   'voicemail-message.schema.json',
   'batch-delete-result.schema.json',
   'job.schema.json',
+  'webhook-delivery.schema.json',
+  'webhook.schema.json',
   'queries.schema.json',
   'config.schema.json',
 ];

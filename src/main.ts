@@ -132,6 +132,7 @@ export async function startGateway(config: Config, reg: Registry = registry, env
         requestBudgetMs: cfg.server.request_budget_ms,
         bodyLimit: cfg.server.body_limit,
         rateLimit: cfg.server.rate_limit,
+        webhooks: cfg.webhooks,
       });
       return { config: cfg, tenants, app, simulators: running };
     } catch (err) {
@@ -182,6 +183,8 @@ export async function startGateway(config: Config, reg: Registry = registry, env
     }
     logger.level = next.logging.level;
     current = built;
+    // The new app's deliverer (if it has subscriptions) took over the old one's; without any, the old one stops.
+    void webhooksOf(old).close();
     logger.info({ tenants: [...current.tenants.keys()] }, 'configuration reloaded');
     void retire(old, current, old.config.server.shutdown_grace_ms);
   }
@@ -209,11 +212,17 @@ export async function startGateway(config: Config, reg: Registry = registry, env
       await closed;
       clearInterval(sweep);
       clearTimeout(cut);
+      await webhooksOf(current).close();
       await retire(current, undefined, 0);
       await store.close();
       logger.flush();
     },
   };
+}
+
+/** The webhook deliverer a generation's app runs (a no-op when it has no subscriptions). */
+function webhooksOf(g: Generation): { close(): Promise<void> } {
+  return ((g.app as { locals?: { webhooks?: { close(): Promise<void> } } }).locals?.webhooks) ?? { close: async () => undefined };
 }
 
 /** The listening address refused (in use, not permitted, not this host's): a fault of the config (or PORT). */

@@ -19,9 +19,11 @@ import ringGroupPatch from '../schemas/ring-group-patch.schema.json';
 import ringGroup from '../schemas/ring-group.schema.json';
 import tenant from '../schemas/tenant.schema.json';
 import voicemailMessage from '../schemas/voicemail-message.schema.json';
+import webhook from '../schemas/webhook.schema.json';
+import webhookDelivery from '../schemas/webhook-delivery.schema.json';
 
 type Json = Record<string, unknown>;
-const SCHEMAS = [migrationCreate, job, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch] as Json[];
+const SCHEMAS = [migrationCreate, job, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch, webhook, webhookDelivery] as Json[];
 
 const fileOf = (s: Json) => String(s.$id).split('/').pop()!;
 const pascal = (s: string) => s.replace(/(^|_)(\w)/g, (_m, _u, c: string) => c.toUpperCase());
@@ -185,6 +187,7 @@ interface Operation {
 const T = { name: 'tenant', in: 'path', required: true, schema: { type: 'string' }, description: 'A configured tenant this API key may use.' };
 const ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The backend's own id of the extension (a UUID or a number, as the backend gives it)." };
 const RG_ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The backend's own id of the ring group." };
+const WEBHOOK_ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The subscription's id, as configured (webhooks.subscriptions[].id)." };
 const JOB_ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The job's id (a migration's is its job's)." };
 const IDEMPOTENCY_KEY = {
   name: 'Idempotency-Key',
@@ -274,6 +277,9 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/jobs/{id}', tag: 'jobs', summary: 'A job (an import run in the background, or a migration): status, progress and a result per row', query: 'none', state: true, ok: { status: 200, description: 'The job', schema: JOB }, problems: { 404: NOT_FOUND_JOB } },
   { method: 'post', path: '/v1/jobs/{id}/resume', tag: 'jobs', summary: 'Take up a failed (backend fault) or interrupted job: rows done stay done, the rest are planned again against the target as it is now', query: 'none', backend: true, state: true, ok: { status: 202, description: 'The job, running again', schema: JOB, headers: ['Location'] }, problems: { 404: NOT_FOUND_JOB, 409: JOB_STATE_409 } },
   { method: 'post', path: '/v1/jobs/{id}/cancel', tag: 'jobs', summary: 'Cancel a job: no more rows are started; the rest are not_done with the reason', query: 'none', state: true, ok: { status: 200, description: 'The job, cancelled', schema: JOB }, also: [{ status: 202, description: 'The instance running it was told (cancel_requested): it stops at its next row', schema: JOB }], problems: { 404: NOT_FOUND_JOB, 409: JOB_STATE_409 } },
+  { method: 'get', path: '/v1/webhooks', tag: 'webhooks', summary: 'The webhook subscriptions this key may see (every tenant each covers is the key\'s), with the state of their deliveries', query: 'none', state: true, ok: { status: 200, description: 'Subscriptions', schema: collection(ref('Webhook')) } },
+  { method: 'get', path: '/v1/webhooks/{id}/deliveries', tag: 'webhooks', summary: 'The recent delivery attempts of a subscription (the last 100), newest first', query: 'none', state: true, ok: { status: 200, description: 'Attempts', schema: collection(ref('WebhookDelivery')) }, problems: { 404: 'No such subscription, or not one this key may see' } },
+  { method: 'post', path: '/v1/webhooks/{id}/enable', tag: 'webhooks', summary: 'Enable a subscription again (after consecutive failures disabled it): it delivers what it missed, from its cursor, while the events are kept', query: 'none', state: true, ok: { status: 200, description: 'The subscription, enabled', schema: ref('Webhook') }, problems: { 404: 'No such subscription, or not one this key may see' } },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Ring groups', query: 'view', backend: true, ok: { status: 200, description: 'Ring groups', schema: collection(ref('RingGroup')) }, problems: { 501: 'The backend has no ring groups' } },
   { method: 'post', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Create a ring group', query: 'none', body: 'RingGroupCreate', backend: true, ok: { status: 201, description: 'Created', schema: ref('RingGroup'), headers: ['Location'] }, problems: { 409: 'The number exists already', 422: 'A value the backend refused', 501: 'The backend has no ring groups' } },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups/{id}', tag: 'ring groups', summary: 'One ring group', query: 'view', backend: true, ok: { status: 200, description: 'The ring group', schema: ref('RingGroup') }, problems: { 501: 'The backend has no ring groups' } },
@@ -320,6 +326,7 @@ const TAGS: Record<string, string> = {
   'across tenants': 'Search across tenants, export and import, and migrations from one tenant to another.',
   jobs: 'Bulk work going on in the background (imports too large for their request, migrations).',
   'ring groups': 'Ring groups: one number that rings several extensions.',
+  webhooks: 'Change events pushed to the receivers of the config, signed (Standard Webhooks): each subscription\'s state and attempts, and enabling one again.',
 };
 const RATE_LIMIT_HEADERS = ['RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
 const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
@@ -352,7 +359,7 @@ export function buildOpenApi(version: string): Json {
     const jobPath = /^\/v1\/(jobs|migrations)\//.test(op.path);
     const params = [
       ...(op.path.includes('{tenant}') ? [T] : []),
-      ...(op.path.includes('{id}') ? [jobPath ? JOB_ID : op.path.includes('/ring-groups/') ? RG_ID : ID] : []),
+      ...(op.path.includes('{id}') ? [jobPath ? JOB_ID : op.path.startsWith('/v1/webhooks/') ? WEBHOOK_ID : op.path.includes('/ring-groups/') ? RG_ID : ID] : []),
       ...queryParameters(op.query),
       ...(op.idempotent ? [IDEMPOTENCY_KEY] : []),
     ];

@@ -30,6 +30,10 @@ import { directoryRoutes } from './routes/directory';
 import { extensionRoutes } from './routes/extensions';
 import { ringGroupRoutes } from './routes/ring-groups';
 import { tenantRoutes } from './routes/tenants';
+import { webhookRoutes } from './routes/webhooks';
+import { Webhooks, type WebhooksOptions } from '../events/webhooks';
+import type { WebhookSettings } from '../events/webhooks-config';
+import type { EventLog } from '../events/types';
 
 export interface AppDeps {
   tenants: ReadonlyMap<string, Tenant>;
@@ -47,6 +51,10 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Failed authentications one client address may have in a window before they are 429 (default 10 a minute). */
   authFailures?: AuthFailureLimit;
+  /** Webhook subscriptions (the config's `webhooks`): delivered from `app.locals.events` while the app lives. */
+  webhooks?: WebhookSettings;
+  /** Timing of the webhook deliverer (tests shorten it). */
+  webhookOptions?: Pick<WebhooksOptions, 'idleMs' | 'leaseMs' | 'random'>;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -157,6 +165,11 @@ export function createApp(deps: AppDeps): express.Express {
   ringGroupRoutes(app, deps.tenants);
   migrationRoutes(app, new Migrations(store, () => deps.tenants, deps.logger, jobs));
   jobRoutes(app, jobs);
+  // Webhook deliveries run from the app's life (`app.locals.webhooks`: `close()` stops them; an app built again on
+  // the same store, a config reload, takes them over).
+  const webhooks = deps.webhooks?.subscriptions.length ? new Webhooks(store, () => app.locals.events as EventLog | undefined, deps.webhooks, { logger: deps.logger, metrics, ...deps.webhookOptions }).start() : undefined;
+  app.locals.webhooks = webhooks;
+  webhookRoutes(app, () => webhooks);
 
   // Operations and the console after the API: the API's requests, the many, are matched first.
   app.get('/healthz', (_req, res) => {
