@@ -30,6 +30,7 @@ export const USAGE = `Usage: pbx-gateway <command> [options]
   migrate --from <tenant> --to <tenant> [--apply] [--on-conflict skip|update|fail]
           [--passwords keep|generate] [--accept-loss description,...] [--extensions 100,101] [--progress]
   import <tenant> --file rows.csv|rows.ndjson [--apply] [--on-conflict skip|update|fail] [--accept-loss f,...]
+  webhooks list|deliveries <id>|enable <id>    webhook subscriptions, their recent attempts; enable one again
   help [<command>]                             this text, or one command's (as <command> --help)
 
 Reaching the tenants (every command but serve and check-config):
@@ -104,6 +105,31 @@ NDJSON (.ndjson, .jsonl). By default (or with --dry-run) it only prints the plan
 nothing is written. --apply writes it (a large import goes on as a job, followed to its end) and prints the
 outcome counts. Exit 1, naming them on stderr, when any row conflicts, is invalid, fails or is not done.
 ${REACHING}`,
+  webhooks: `Usage: pbx-gateway webhooks <list|deliveries|enable> ...
+
+  webhooks list                each subscription: state, URL (no credentials), tenants, types, consecutive
+                               failures, lag (age of the oldest event waiting) and the last attempt
+  webhooks deliveries <id>     its recent attempts, newest first: event, attempt, outcome, answer code or failure
+  webhooks enable <id>         enable it again after consecutive failures disabled it: it delivers what it
+                               missed while the events are kept (the key needs the write scope)
+
+Against a running gateway only (--url, --key); --json prints the raw JSON objects.
+`,
+  'webhooks list': `Usage: pbx-gateway webhooks list [--url <url> --key <key>] [--json]
+
+Each webhook subscription this key may see: state (enabled, disabled), URL without credentials, tenants, types,
+consecutive failures, lag in seconds (age of the oldest event waiting) and the last attempt.
+`,
+  'webhooks deliveries': `Usage: pbx-gateway webhooks deliveries <id> [--url <url> --key <key>] [--json]
+
+The recent delivery attempts of one subscription (the last 100), newest first: time, event, attempt number,
+outcome (delivered, failed, given_up), the receiver's answer code or the failure (timeout, network, redirect).
+`,
+  'webhooks enable': `Usage: pbx-gateway webhooks enable <id> [--url <url> --key <key>] [--json]
+
+Enable a subscription again after consecutive failures disabled it. It delivers what it missed, from its cursor,
+while the gateway keeps those events. The key needs the write scope.
+`,
   help: `Usage: pbx-gateway help [<command>]
 
 The list of commands, or one command's help (the same as pbx-gateway <command> --help).

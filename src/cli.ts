@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import { applyPlan, existingByNumber, planItems, unacceptedLoss } from './bulk/plan';
 import { parseImport } from './bulk/records';
 import { migrate, report, type AppliedAnswer, type MigrationClient, type PlanAnswer } from './cli-migrate';
+import { webhooksCommand, type ApiCall } from './cli-webhooks';
 import type { JobState } from './jobs';
 import { Migrations } from './migrations';
 import { MemoryStore } from './state/store';
@@ -56,6 +57,8 @@ interface Client {
   job(id: string): Promise<JobState>;
   /** A tenant on a simulator started for this one command: its writes vanish when the command ends. */
   ephemeral(tenant: string): boolean;
+  /** Any API call, for what only a running gateway has (webhooks); absent with --config. */
+  api?: ApiCall;
   close(): Promise<void>;
 }
 
@@ -74,6 +77,9 @@ const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> 
   'extensions delete': { flags: REACH, operands: [2, 500] },
   import: { flags: [...REACH, 'file', 'dry-run', 'apply', 'on-conflict', 'accept-loss', 'progress'], operands: [1, 1] },
   migrate: { flags: [...REACH, 'from', 'to', 'dry-run', 'apply', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'progress'], operands: [0, 0] },
+  'webhooks list': { flags: REACH, operands: [0, 0] },
+  'webhooks deliveries': { flags: REACH, operands: [1, 1] },
+  'webhooks enable': { flags: REACH, operands: [1, 1] },
 };
 
 interface ImportOptions {
@@ -234,6 +240,7 @@ function httpClient(baseUrl: string, key: string | undefined): Client {
       }),
     job: (id) => call('GET', `/v1/jobs/${encodeURIComponent(id)}`),
     ephemeral: () => false,
+    api: (method, path) => call(method, path),
     close: async () => undefined,
   };
 }
@@ -399,14 +406,14 @@ async function extensions(sub: string, [tenant, ...ids]: string[], args: Args, c
 function helpFor(words: string[]): string | undefined {
   const [first, second] = words[0] === 'help' && words.length > 1 ? words.slice(1) : words;
   if (!first) return undefined;
-  const key = first === 'extensions' && second !== undefined && fmt.COMMAND_HELP[`extensions ${second}`] ? `extensions ${second}` : first;
+  const key = (first === 'extensions' || first === 'webhooks') && second !== undefined && fmt.COMMAND_HELP[`${first} ${second}`] ? `${first} ${second}` : first;
   return fmt.COMMAND_HELP[key];
 }
 
 /** Parse and check the whole command line before doing anything: a usage error starts no simulator. */
 function commandOf(args: Args): { key: string; operands: string[] } {
   const [command, sub] = args.pos;
-  const key = command === 'extensions' && sub !== undefined ? `extensions ${sub}` : command;
+  const key = (command === 'extensions' || command === 'webhooks') && sub !== undefined ? `${command} ${sub}` : command;
   if (!key || !Object.hasOwn(COMMANDS, key)) throw new UsageError(key ? `unknown command: ${key}` : 'no command given');
   const spec = COMMANDS[key];
   const unknown = [...args.flags.keys()].find((f) => !spec.flags.includes(f));
@@ -443,6 +450,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (key === 'check-config') return await checkConfig(operands[0], io);
     if (key === 'migrate' && (!str(args, 'from') || !str(args, 'to'))) throw new UsageError('migrate needs --from and --to');
     if (key === 'import' && !str(args, 'file')) throw new UsageError('import needs --file <rows.csv|rows.ndjson>');
+    if (key.startsWith('webhooks ') && config) throw new UsageError('webhooks works against a running gateway (--url and --key): its deliveries are kept there, not in a config file');
     client = config
       ? await directClient(config, io.env)
       : httpClient(str(args, 'url') ?? io.env.PBX_GATEWAY_URL ?? 'http://127.0.0.1:8080', str(args, 'key') ?? io.env.PBX_GATEWAY_KEY);
@@ -462,6 +470,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       if (!q.dry_run) c.ephemeral(operands[0]) && io.stderr.write(`note: tenant '${operands[0]}' runs on a simulator started for this command; the import is gone when it exits\n`);
       return code;
     }
+    if (key.startsWith('webhooks ')) return await webhooksCommand(key.slice('webhooks '.length), operands, client.api!, io.stdout, { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR });
     if (key === 'migrate') return await migrate(client, migrationBody(args), io.stdout, io.stderr, { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR, progress: Boolean(io.stderr.isTTY) || args.flags.has('progress') });
     if (key !== 'tenants') return await extensions(key.slice('extensions '.length), operands, args, client, io);
     const items = await client.tenants();

@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
 import { registry } from '../../adapters';
+import { runCli } from '../../src/cli';
 import { parseConfig } from '../../src/config';
 import { createEventLog } from '../../src/events/log';
 import type { ChangeEvent, EventLog, NewEvent } from '../../src/events/types';
@@ -86,8 +87,8 @@ function gateway(config: object, store: StateStore = new MemoryStore(), log?: Ev
   const logger = createLogger({ level: 'debug', destination: new Writable({ write: (c, _e, cb) => ((lines += c.toString()), cb()) }) });
   const metrics = new Metrics({ defaultMetrics: false });
   const app = createApp({ tenants: buildTenants(parsed, registry, logger, { store, metrics }), apiKeys: parsed.api_keys, logger, store, metrics, webhooks: parsed.webhooks, webhookOptions: { idleMs: 20 } });
-  if (log) app.locals.events = log;
-  app.locals.events ??= createEventLog(store);
+  // The log on the app's store (Redis: shared by the instances), as main.ts gives it.
+  app.locals.events = log ?? createEventLog(store);
   cleanups.push(() => (app.locals.webhooks as Webhooks | undefined)?.close() ?? Promise.resolve());
   return { app, events: app.locals.events as EventLog, logs: () => lines, metrics };
 }
@@ -225,6 +226,52 @@ it('a subscription whose cursor is older than the events kept goes on from the o
   expect(rx.accepted().map((g) => g.id)).toEqual([kept[0].id]);
   const item = (await request(app).get('/v1/webhooks').set(auth())).body.items[0];
   expect(item.skipped.detail).toMatch(/no longer kept/);
+});
+
+it('the CLI lists subscriptions, shows their attempts and enables one again, against a running gateway', async () => {
+  let up = false;
+  const rx = await receiver(() => (up ? 204 : 500));
+  const { app, events } = gateway(gatewayConfig(rx.url, { max_consecutive_failures: 2 }));
+  const server = http.createServer(app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanups.push(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const cli = async (...argv: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const sink = (add: (s: string) => void) => new Writable({ write: (c, _e, cb) => (add(c.toString()), cb()) });
+    const code = await runCli(argv, { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)), env: { PBX_GATEWAY_URL: url, PBX_GATEWAY_KEY: KEY } });
+    return { code, stdout, stderr };
+  };
+  await until('the subscription to start', async () => (await request(app).get('/v1/webhooks').set(auth())).body.items[0]?.since !== undefined);
+  const [event] = await events.append([change('1000')]);
+  await until('the subscription to be disabled', async () => (await request(app).get('/v1/webhooks').set(auth())).body.items[0].state === 'disabled');
+
+  const list = await cli('webhooks', 'list');
+  expect(list).toMatchObject({ code: 0, stderr: '' });
+  expect(list.stdout.split('\n')[1]).toMatch(new RegExp(`^crm\\s+disabled\\s+${rx.url.replace(/[.]/g, '\\.')}\\s+acme\\s+\\*\\s+2\\s+\\d+\\s+failed 500 at `));
+  expect(list.stdout).not.toContain('receiver-credential-123');
+  const deliveries = await cli('webhooks', 'deliveries', 'crm');
+  expect(deliveries.code).toBe(0);
+  expect(deliveries.stdout.trimEnd().split('\n').slice(1).map((l) => l.split(/\s+/).slice(1, 7))).toEqual([
+    [event.id, 'extension.updated', 'acme', '2', 'failed', '500'],
+    [event.id, 'extension.updated', 'acme', '1', 'failed', '500'],
+  ]);
+  expect(JSON.parse((await cli('webhooks', 'deliveries', 'crm', '--json')).stdout).items).toHaveLength(2);
+
+  const readOnly = await cli('webhooks', 'enable', 'crm', '--key', READER);
+  expect(readOnly.code).toBe(1);
+  expect(readOnly.stderr).toMatch(/lacks the 'write' scope/);
+  expect((await cli('webhooks', 'deliveries', 'nope')).code).toBe(1);
+  expect((await cli('webhooks', 'enable', 'crm', '--config', 'x.yaml')).code).toBe(2);
+  expect((await cli('webhooks', 'enable')).code).toBe(2);
+
+  up = true;
+  const enabled = await cli('webhooks', 'enable', 'crm');
+  expect(enabled.code).toBe(0);
+  expect(enabled.stdout).toMatch(/^state:\s+enabled$/m);
+  await until('the missed event', () => rx.accepted().some((g) => g.id === event.id));
+  expect((await cli('help', 'webhooks', 'enable')).stdout).toContain('Usage: pbx-gateway webhooks enable <id>');
 });
 
 describe('on Redis', () => {
