@@ -725,6 +725,32 @@ export interface ImportQuery {
 }
 /**
  * This interface was referenced by `Queries`'s JSON-Schema
+ * via the `definition` "events".
+ */
+export interface EventsQuery {
+  /**
+   * A cursor (an event's, or next of the page before): the events after it. Left out: from the oldest kept. A cursor older than the retention is 410 cursor-expired.
+   */
+  after?: string;
+  /**
+   * Only these tenants (a comma list, or the parameter repeated); each must be one this API key may use. Left out: every tenant of the key.
+   */
+  tenant?: string;
+  /**
+   * Only these event types (a comma list, or the parameter repeated).
+   */
+  type?: string;
+  /**
+   * Most events in the page.
+   */
+  limit?: number;
+  /**
+   * Seconds to wait for an event when none follows the cursor yet (long polling); the page is answered as soon as one comes.
+   */
+  wait?: number;
+}
+/**
+ * This interface was referenced by `Queries`'s JSON-Schema
  * via the `definition` "directory".
  */
 export interface DirectoryQuery {
@@ -752,6 +778,7 @@ export interface GatewayConfig {
   tenants: {
     [k: string]: TenantConfig | undefined;
   };
+  events?: EventsConfig;
   state?: StateConfig;
   webhooks?: WebhooksConfig;
 }
@@ -854,6 +881,10 @@ export interface TenantConfig {
    */
   proxy?: string | false;
   /**
+   * Detection of changes made outside the gateway: this tenant is compared with its last snapshot every poll_interval_s seconds (default 300), its calls waiting their turn in the backend's pacing, by one instance at a time; false for none. Writes through the gateway are change events whatever this says.
+   */
+  events?: TenantEventsConfig | false;
+  /**
    * Outbound pacing of this tenant's backend account (a token bucket): every call waits its turn, so bulk work runs at the vendor's own limit instead of meeting its 429s. Default: the backend's (VoIPBIN 16.7/s burst 33, its documented per-customer limit; Issabel 10/s burst 10; VitalPBX 10/s burst 20: see each adapter's README); false for none. Tenants with the same base_url and credentials share one bucket, and with state.redis_url every gateway instance shares it. An API request whose turn would come after its time budget is answered 503 rate-limited with Retry-After at once; migrations and jobs wait their turn.
    */
   pacing?: PacingConfig | false;
@@ -873,6 +904,12 @@ export interface LimitsConfig {
    * Largest answer to any other call (one extension, a write, a login), in bytes; default 1 MiB.
    */
   other_bytes?: number;
+}
+export interface TenantEventsConfig {
+  /**
+   * Seconds between two comparisons of this tenant with its last snapshot.
+   */
+  poll_interval_s?: number;
 }
 export interface PacingConfig {
   /**
@@ -911,6 +948,15 @@ export interface ResilienceConfig {
    * Calls waiting for a slot; beyond it, 503.
    */
   max_queued?: number;
+}
+/**
+ * Change events (GET /v1/events, webhooks): how long the log keeps them.
+ */
+export interface EventsConfig {
+  /**
+   * Days an event is kept in the state store; a feed cursor older than that is answered 410 cursor-expired (resynchronise from a full list).
+   */
+  retention_days?: number;
 }
 export interface StateConfig {
   /**

@@ -21,6 +21,8 @@ export interface Config {
   logging: { level: string };
   api_keys: ApiKeyConfig[];
   tenants: Record<string, TenantConfig>;
+  /** Change events: how long the log keeps them (`events.retention_days`, default 7). */
+  events: { retention_ms: number };
   /** Webhook subscriptions and their delivery settings, defaults filled in (none when the file has no `webhooks`). */
   webhooks: WebhookSettings;
   /** Where it was read from (the file's path), for naming it in faults found after loading. */
@@ -127,6 +129,7 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; regis
     logging: { level: cfg.logging?.level ?? 'info' },
     api_keys: cfg.api_keys,
     tenants,
+    events: { retention_ms: Math.round((cfg.events?.retention_days ?? 7) * 86_400_000) },
     webhooks: webhookSettings(cfg.webhooks),
     source,
   });

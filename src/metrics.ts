@@ -62,6 +62,12 @@ export class Metrics {
     this.webhookLagSeconds.observe({ subscription }, seconds);
   }
 
+  private readonly events = new client.Counter({ name: 'pbxgw_events_total', help: 'Change events emitted, by source (gateway, pbx) and type', labelNames: ['source', 'type'], registers: [this.registry] });
+  /** One change event emitted (src/events). */
+  event(source: 'gateway' | 'pbx', type: string): void {
+    this.events.inc({ source, type });
+  }
+
   text(): Promise<string> {
     return this.registry.metrics();
   }

@@ -6,6 +6,8 @@
 import batchDeleteResult from '../schemas/batch-delete-result.schema.json';
 import callSummary from '../schemas/call-summary.schema.json';
 import device from '../schemas/device.schema.json';
+import eventPage from '../schemas/event-page.schema.json';
+import changeEvent from '../schemas/event.schema.json';
 import extensionCreate from '../schemas/extension-create.schema.json';
 import extensionPatch from '../schemas/extension-patch.schema.json';
 import extension from '../schemas/extension.schema.json';
@@ -23,7 +25,7 @@ import webhook from '../schemas/webhook.schema.json';
 import webhookDelivery from '../schemas/webhook-delivery.schema.json';
 
 type Json = Record<string, unknown>;
-const SCHEMAS = [migrationCreate, job, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch, webhook, webhookDelivery] as Json[];
+const SCHEMAS = [migrationCreate, job, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch, webhook, webhookDelivery, changeEvent, eventPage] as Json[];
 
 const fileOf = (s: Json) => String(s.$id).split('/').pop()!;
 const pascal = (s: string) => s.replace(/(^|_)(\w)/g, (_m, _u, c: string) => c.toUpperCase());
@@ -277,6 +279,11 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/jobs/{id}', tag: 'jobs', summary: 'A job (an import run in the background, or a migration): status, progress and a result per row', query: 'none', state: true, ok: { status: 200, description: 'The job', schema: JOB }, problems: { 404: NOT_FOUND_JOB } },
   { method: 'post', path: '/v1/jobs/{id}/resume', tag: 'jobs', summary: 'Take up a failed (backend fault) or interrupted job: rows done stay done, the rest are planned again against the target as it is now', query: 'none', backend: true, state: true, ok: { status: 202, description: 'The job, running again', schema: JOB, headers: ['Location'] }, problems: { 404: NOT_FOUND_JOB, 409: JOB_STATE_409 } },
   { method: 'post', path: '/v1/jobs/{id}/cancel', tag: 'jobs', summary: 'Cancel a job: no more rows are started; the rest are not_done with the reason', query: 'none', state: true, ok: { status: 200, description: 'The job, cancelled', schema: JOB }, also: [{ status: 202, description: 'The instance running it was told (cancel_requested): it stops at its next row', schema: JOB }], problems: { 404: NOT_FOUND_JOB, 409: JOB_STATE_409 } },
+  {
+    method: 'get', path: '/v1/events', tag: 'events', summary: 'The change feed: events after a cursor, of the tenants this key may use (wait: long polling)', query: 'events', state: true,
+    ok: { status: 200, description: 'A page of events, oldest first', schema: ref('EventPage') },
+    problems: { 403: 'forbidden: a tenant asked for that this key may not use', 410: 'cursor-expired: events after this cursor are no longer kept; resynchronise from a full list, then follow from resume_after' },
+  },
   { method: 'get', path: '/v1/webhooks', tag: 'webhooks', summary: 'The webhook subscriptions this key may see (every tenant each covers is the key\'s), with the state of their deliveries', query: 'none', state: true, ok: { status: 200, description: 'Subscriptions', schema: collection(ref('Webhook')) } },
   { method: 'get', path: '/v1/webhooks/{id}/deliveries', tag: 'webhooks', summary: 'The recent delivery attempts of a subscription (the last 100), newest first', query: 'none', state: true, ok: { status: 200, description: 'Attempts', schema: collection(ref('WebhookDelivery')) }, problems: { 404: 'No such subscription, or not one this key may see' } },
   { method: 'post', path: '/v1/webhooks/{id}/enable', tag: 'webhooks', summary: 'Enable a subscription again (after consecutive failures disabled it): it delivers what it missed, from its cursor, while the events are kept', query: 'none', state: true, ok: { status: 200, description: 'The subscription, enabled', schema: ref('Webhook') }, problems: { 404: 'No such subscription, or not one this key may see' } },
@@ -326,6 +333,7 @@ const TAGS: Record<string, string> = {
   'across tenants': 'Search across tenants, export and import, and migrations from one tenant to another.',
   jobs: 'Bulk work going on in the background (imports too large for their request, migrations).',
   'ring groups': 'Ring groups: one number that rings several extensions.',
+  events: 'Change events of extensions and ring groups, whether written through the gateway or found changed on the PBX: a feed after a cursor.',
   webhooks: 'Change events pushed to the receivers of the config, signed (Standard Webhooks): each subscription\'s state and attempts, and enabling one again.',
 };
 const RATE_LIMIT_HEADERS = ['RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];

@@ -93,6 +93,7 @@ export const validators = {
     exportExtensions: query('exportExtensions'),
     importExtensions: query('importExtensions'),
     directory: query('directory'),
+    events: query('events'),
     batchDelete: query('batchDelete'),
     none: query('none'),
   },

@@ -8,6 +8,7 @@ import { createLogger, registerSecret } from '../src/log';
 import { Metrics } from '../src/metrics';
 import { MemoryStore, type StateStore } from '../src/state/store';
 import { buildTenants } from '../src/tenants';
+import { startChangeEvents, type ChangeEvents } from '../src/events/setup';
 
 export interface TestGateway {
   app: ReturnType<typeof createApp>;
@@ -16,6 +17,8 @@ export interface TestGateway {
   logs(): string;
   /** Retry-After waits the gateway took, in ms. */
   waits: number[];
+  /** Change events: the log (also `app.locals.events`) and the detector (not started: `events.detector.compare(tenant)`). */
+  events: ChangeEvents;
 }
 
 export function buildTestGateway(config: object, opts: { registry?: Registry; requestBudgetMs?: number; env?: NodeJS.ProcessEnv; store?: StateStore } = {}): TestGateway {
@@ -28,7 +31,8 @@ export function buildTestGateway(config: object, opts: { registry?: Registry; re
   const waits: number[] = [];
   const store = opts.store ?? new MemoryStore();
   const metrics = new Metrics({ defaultMetrics: false });
-  const tenants = buildTenants(parsed, registry, logger, { sleep: async (ms) => void waits.push(ms), store, metrics });
+  const events = startChangeEvents({ store, logger, metrics, retentionMs: parsed.events.retention_ms, tenants: () => tenants, config: () => parsed });
+  const tenants = buildTenants(parsed, registry, logger, { sleep: async (ms) => void waits.push(ms), store, metrics, events: events.recorder });
   const app = createApp({
     tenants,
     apiKeys: parsed.api_keys,
@@ -38,8 +42,9 @@ export function buildTestGateway(config: object, opts: { registry?: Registry; re
     requestBudgetMs: opts.requestBudgetMs ?? 5000,
     bodyLimit: parsed.server.body_limit,
     rateLimit: parsed.server.rate_limit,
+    events: events.log,
   });
-  return { app, config: parsed, logs: () => lines, waits };
+  return { app, config: parsed, logs: () => lines, waits, events };
 }
 
 export const TEST_REDIS_URL = process.env.PBX_GATEWAY_TEST_REDIS ?? 'redis://127.0.0.1:6379/15';

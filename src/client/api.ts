@@ -464,6 +464,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The change feed: events after a cursor, of the tenants this key may use (wait: long polling) */
+        get: operations["getV1Events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -1022,6 +1039,55 @@ export interface components {
              */
             failure?: "http_status" | "redirect" | "timeout" | "network";
             duration_ms: number;
+        };
+        /**
+         * ChangeEvent
+         * @description One change of an extension or ring group on a tenant: made through the gateway (source gateway) or found by comparing the PBX with its last snapshot (source pbx). Never carries a secret.
+         */
+        ChangeEvent: {
+            /** @description Unique and stable: de-duplicate on it (it is the webhook-id of each delivery). */
+            id: string;
+            /** @description The event's place in the log; GET /v1/events?after=<cursor> starts after it. */
+            cursor: string;
+            type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @description When the gateway emitted it.
+             */
+            time: string;
+            tenant: string;
+            backend: string;
+            /**
+             * @description gateway: a write through the gateway (key_id and request_id say whose); pbx: a change made elsewhere, found by comparison.
+             * @enum {string}
+             */
+            source: "gateway" | "pbx";
+            /** @description The id of the API key that made the write (source gateway). */
+            key_id?: string;
+            /** @description The request (or job-<id>) that made the write (source gateway). */
+            request_id?: string;
+            /** @description For *.updated: the canonical fields that changed; password when it did (its value is never carried). */
+            changed_fields?: string[];
+            /** @description The object after the change, without password or vendor fields; for *.deleted, as the gateway last saw it (only id, tenant and backend when it never saw it). */
+            data: components["schemas"]["Extension"] | components["schemas"]["RingGroup"] | {
+                id: string;
+                tenant: string;
+                backend: string;
+            };
+        };
+        /**
+         * EventType
+         * @enum {string}
+         */
+        EventType: "extension.created" | "extension.updated" | "extension.deleted" | "ring_group.created" | "ring_group.updated" | "ring_group.deleted";
+        /**
+         * EventPage
+         * @description A page of the change feed, oldest first. Ask again with after=next for what follows; next moves past events a filter left out, so a filtered feed does not read them again.
+         */
+        EventPage: {
+            events: components["schemas"]["ChangeEvent"][];
+            /** @description The cursor to ask with next: the last event read, or the one asked with when nothing followed it. */
+            next: string;
         };
         /**
          * ImportPlan
@@ -5333,6 +5399,139 @@ export interface operations {
             };
             /** @description payload-too-large: a body over the limit (server.body_limit, 1 MB by default) */
             413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported-media-type: a body that is not JSON (or any body on a GET), or in a Content-Encoding or charset the gateway does not read */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too-many-requests: this API key is over its rate limit, or too many failed authentications came from this address (Retry-After) */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description state-unavailable: the shared store (Redis) did not answer in 500 ms; nothing was done (Retry-After) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1Events: {
+        parameters: {
+            query?: {
+                /** @description A cursor (an event's, or next of the page before): the events after it. Left out: from the oldest kept. A cursor older than the retention is 410 cursor-expired. */
+                after?: string;
+                /** @description Only these tenants (a comma list, or the parameter repeated); each must be one this API key may use. Left out: every tenant of the key. */
+                tenant?: string;
+                /** @description Only these event types (a comma list, or the parameter repeated). */
+                type?: string;
+                /** @description Most events in the page. */
+                limit?: number;
+                /** @description Seconds to wait for an event when none follows the cursor yet (long polling); the page is answered as soon as one comes. */
+                wait?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, oldest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description validation: a body, query or header that does not match its schema (errors[] has a pointer per fault); malformed-request: a body that does not parse or decompress */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no API key, or an unknown one (WWW-Authenticate: Bearer) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: a tenant asked for that this key may not use */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description cursor-expired: events after this cursor are no longer kept; resynchronise from a full list, then follow from resume_after */
+            410: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];

@@ -30,6 +30,8 @@ import { directoryRoutes } from './routes/directory';
 import { extensionRoutes } from './routes/extensions';
 import { ringGroupRoutes } from './routes/ring-groups';
 import { tenantRoutes } from './routes/tenants';
+import { eventRoutes } from './routes/events';
+import { createEventLog } from '../events/log';
 import { webhookRoutes } from './routes/webhooks';
 import { Webhooks, type WebhooksOptions } from '../events/webhooks';
 import type { WebhookSettings } from '../events/webhooks-config';
@@ -51,6 +53,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Failed authentications one client address may have in a window before they are 429 (default 10 a minute). */
   authFailures?: AuthFailureLimit;
+  /** The change events' log (`app.locals.events`), shared with the tenants' observed writes; default in memory. */
+  events?: EventLog;
   /** Webhook subscriptions (the config's `webhooks`): delivered from `app.locals.events` while the app lives. */
   webhooks?: WebhookSettings;
   /** Timing of the webhook deliverer (tests shorten it). */
@@ -149,6 +153,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const store = deps.store ?? new MemoryStore();
+  app.locals.events = deps.events ?? createEventLog(new MemoryStore());
   app.use('/v1', apiGuards(keys, store, deps.rateLimit ?? { requests: 600, window_s: 60 }, deps.authFailures));
   // Every route on the app's own router, none in a sub-router: a request is matched against route patterns
   // only, instead of entering and leaving one router per area on its way (measured: bench/README.md).
@@ -165,6 +170,7 @@ export function createApp(deps: AppDeps): express.Express {
   ringGroupRoutes(app, deps.tenants);
   migrationRoutes(app, new Migrations(store, () => deps.tenants, deps.logger, jobs));
   jobRoutes(app, jobs);
+  eventRoutes(app, () => app.locals.events as EventLog);
   // Webhook deliveries run from the app's life (`app.locals.webhooks`: `close()` stops them; an app built again on
   // the same store, a config reload, takes them over).
   const webhooks = deps.webhooks?.subscriptions.length ? new Webhooks(store, () => app.locals.events as EventLog | undefined, deps.webhooks, { logger: deps.logger, metrics, ...deps.webhookOptions }).start() : undefined;

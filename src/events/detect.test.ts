@@ -1,0 +1,126 @@
+/** The comparison against gateway writes that happen while it walks: theirs, never reported again as `pbx`. */
+import pino from 'pino';
+import { capabilities } from '../../adapters/voipbin/adapter';
+import type { Extension, PbxAdapter } from '../contract';
+import { newRequestContext } from '../request-context';
+import { MemoryStore } from '../state/store';
+import { ChangeDetector } from './detect';
+import { createEventLog } from './log';
+import { ChangeRecorder, observeWrites } from './observe';
+import { createSnapshots } from './snapshot';
+
+const ext = (id: string, name: string): Extension => ({ id, tenant: 't', backend: 'fake', extension: id, name, description: null, username: id, domain: null, direct_uri: null, created_at: null, updated_at: null });
+
+interface Hold {
+  entered: () => void;
+  release: Promise<void>;
+}
+function holder(): { hold: Hold; entered: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let entered!: () => void;
+  const enteredP = new Promise<void>((r) => (entered = r));
+  return { hold: { entered, release: new Promise<void>((r) => (release = r)) }, entered: enteredP, release };
+}
+
+/** A PBX in memory whose next list, or next update's answer, can be held until released. */
+function fakePbx() {
+  const records = new Map<string, Extension>();
+  let listHold: Hold | undefined;
+  let updateHold: Hold | undefined;
+  const wait = async (h: Hold | undefined) => {
+    if (!h) return;
+    h.entered();
+    await h.release;
+  };
+  const adapter = {
+    backend: 'fake',
+    capabilities,
+    async listExtensions() {
+      const h = listHold;
+      listHold = undefined;
+      await wait(h); // the comparison read the snapshot before this, the records after
+      return { items: [...records.values()].map((e) => ({ ...e })), next: null };
+    },
+    async getExtension(_ctx: unknown, id: string) {
+      return { ...records.get(id)! };
+    },
+    async updateExtension(_ctx: unknown, id: string, patch: Partial<Extension>) {
+      records.set(id, { ...records.get(id)!, ...patch });
+      const h = updateHold;
+      updateHold = undefined;
+      await wait(h); // written on the PBX, its answer not yet back
+      return { ...records.get(id)! };
+    },
+  } as unknown as PbxAdapter;
+  return {
+    records,
+    adapter,
+    holdNextList() {
+      const h = holder();
+      listHold = h.hold;
+      return h;
+    },
+    holdNextUpdate() {
+      const h = holder();
+      updateHold = h.hold;
+      return h;
+    },
+  };
+}
+
+function setup() {
+  const store = new MemoryStore();
+  const log = createEventLog(store);
+  const recorder = new ChangeRecorder({ log, snapshots: createSnapshots(store), logger: pino({ level: 'silent' }) });
+  const pbx = fakePbx();
+  const tenant = { name: 't', backend: 'fake', adapter: observeWrites(pbx.adapter, 't', recorder) };
+  const detector = new ChangeDetector({ tenants: () => new Map([['t', tenant]]), settings: () => ({}), recorder, store, logger: pino({ level: 'silent' }) });
+  return { log, pbx, tenant, detector };
+}
+
+it('a gateway write that lands after the comparison read its snapshot is reported once, as the gateway’s', async () => {
+  const { log, pbx, tenant, detector } = setup();
+  pbx.records.set('1', ext('1', 'Before'));
+  expect(await detector.compare('t')).toMatchObject({ status: 'baseline' });
+
+  const held = pbx.holdNextList();
+  const comparing = detector.compare('t');
+  await held.entered; // the comparison holds the snapshot with "Before"; its walk will read "After"
+  await tenant.adapter.updateExtension({ ...newRequestContext('r1', 5000), keyId: 'k' }, '1', { name: 'After' });
+  held.release();
+  expect(await comparing).toMatchObject({ status: 'compared', events: 0 });
+  expect(await detector.compare('t')).toMatchObject({ status: 'compared', events: 0 });
+
+  const { events } = await log.read({ limit: 10 });
+  expect(events.map((e) => [e.type, e.source, e.key_id, e.data.name])).toEqual([['extension.updated', 'gateway', 'k', 'After']]);
+});
+
+it('a gateway write still in flight during a whole comparison is left to the gateway', async () => {
+  const { log, pbx, tenant, detector } = setup();
+  pbx.records.set('1', ext('1', 'Before'));
+  await detector.compare('t');
+  const held = pbx.holdNextUpdate();
+  const writing = tenant.adapter.updateExtension(newRequestContext('r1', 5000), '1', { name: 'After' });
+  await held.entered; // on the PBX already, not yet answered
+  expect(await detector.compare('t')).toMatchObject({ status: 'compared', events: 0 });
+  held.release();
+  await writing;
+  expect(await detector.compare('t')).toMatchObject({ status: 'compared', events: 0 });
+  const { events } = await log.read({ limit: 10 });
+  expect(events.map((e) => [e.source, e.data.name])).toEqual([['gateway', 'After']]);
+});
+
+it('a change on the PBX next to a gateway write is still found', async () => {
+  const { log, pbx, tenant, detector } = setup();
+  pbx.records.set('1', ext('1', 'One'));
+  pbx.records.set('2', ext('2', 'Two'));
+  await detector.compare('t');
+  await tenant.adapter.updateExtension(newRequestContext('r1', 5000), '1', { name: 'One, by the gateway' });
+  pbx.records.set('2', { ...pbx.records.get('2')!, name: 'Two, on the PBX' });
+  expect(await detector.compare('t')).toMatchObject({ events: 1 });
+  const { events } = await log.read({ limit: 10 });
+  expect(events.map((e) => [e.source, e.data.name, e.changed_fields])).toEqual([
+    ['gateway', 'One, by the gateway', ['name']],
+    ['pbx', 'Two, on the PBX', ['name']],
+  ]);
+});
