@@ -3,6 +3,7 @@
  * progress indicator. Both CLI modes (against a gateway, or direct from a config file) print through here, so
  * one command looks the same whichever way it reached its tenant.
  */
+import { EVENTS_HELP } from './cli-events';
 import type { Capabilities, Extension } from './contract';
 
 /** Where the CLI writes: process.stdout/stderr, or a test's sink. */
@@ -30,6 +31,7 @@ export const USAGE = `Usage: pbx-gateway <command> [options]
   migrate --from <tenant> --to <tenant> [--apply] [--on-conflict skip|update|fail]
           [--passwords keep|generate] [--accept-loss description,...] [--extensions 100,101] [--progress]
   import <tenant> --file rows.csv|rows.ndjson [--apply] [--on-conflict skip|update|fail] [--accept-loss f,...]
+  events [--follow] [--after C] [--tenant a,b] [--type t,...]   change events, oldest first; --follow waits for more
   webhooks list|deliveries <id>|enable <id>    webhook subscriptions, their recent attempts; enable one again
   help [<command>]                             this text, or one command's (as <command> --help)
 
@@ -50,6 +52,7 @@ Reaching the tenants:
 
 /** Each command's own help: `pbx-gateway <command> --help` or `pbx-gateway help <command>`. */
 export const COMMAND_HELP: Record<string, string> = {
+  events: EVENTS_HELP,
   serve: `Usage: pbx-gateway serve [--config <file>]
 
 Run the gateway. Without --config (or PBX_GATEWAY_CONFIG) it serves the embedded demo, whose tenants run on

@@ -14,6 +14,7 @@ import { applyPlan, existingByNumber, planItems, unacceptedLoss } from './bulk/p
 import { parseImport } from './bulk/records';
 import { migrate, report, type AppliedAnswer, type MigrationClient, type PlanAnswer } from './cli-migrate';
 import { webhooksCommand, type ApiCall } from './cli-webhooks';
+import { eventsCommand } from './cli-events';
 import type { JobState } from './jobs';
 import { Migrations } from './migrations';
 import { MemoryStore } from './state/store';
@@ -62,7 +63,7 @@ interface Client {
   close(): Promise<void>;
 }
 
-const VALUE_FLAGS = ['file', 'config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password', 'from', 'to', 'on-conflict', 'passwords', 'accept-loss', 'extensions'];
+const VALUE_FLAGS = ['file', 'config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password', 'from', 'to', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'after', 'tenant', 'type'];
 const REACH = ['config', 'url', 'key', 'json', 'help'];
 /** Each command's options and how many operands it takes (after `extensions <sub>`), checked before any work. */
 const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> = {
@@ -77,6 +78,7 @@ const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> 
   'extensions delete': { flags: REACH, operands: [2, 500] },
   import: { flags: [...REACH, 'file', 'dry-run', 'apply', 'on-conflict', 'accept-loss', 'progress'], operands: [1, 1] },
   migrate: { flags: [...REACH, 'from', 'to', 'dry-run', 'apply', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'progress'], operands: [0, 0] },
+  events: { flags: [...REACH, 'follow', 'after', 'tenant', 'type'], operands: [0, 0] },
   'webhooks list': { flags: REACH, operands: [0, 0] },
   'webhooks deliveries': { flags: REACH, operands: [1, 1] },
   'webhooks enable': { flags: REACH, operands: [1, 1] },
@@ -450,6 +452,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (key === 'check-config') return await checkConfig(operands[0], io);
     if (key === 'migrate' && (!str(args, 'from') || !str(args, 'to'))) throw new UsageError('migrate needs --from and --to');
     if (key === 'import' && !str(args, 'file')) throw new UsageError('import needs --file <rows.csv|rows.ndjson>');
+    if (key === 'events' && config) throw new UsageError('events works against a running gateway (--url and --key): the events are kept there, not in a config file');
     if (key.startsWith('webhooks ') && config) throw new UsageError('webhooks works against a running gateway (--url and --key): its deliveries are kept there, not in a config file');
     client = config
       ? await directClient(config, io.env)
@@ -470,6 +473,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       if (!q.dry_run) c.ephemeral(operands[0]) && io.stderr.write(`note: tenant '${operands[0]}' runs on a simulator started for this command; the import is gone when it exits\n`);
       return code;
     }
+    // A follow ends with the process (Ctrl-C): nothing of it needs finishing.
+    if (key === 'events') return await eventsCommand(client.api!, io.stdout, { follow: args.flags.has('follow'), json: args.flags.has('json'), after: str(args, 'after'), tenant: str(args, 'tenant'), type: str(args, 'type') });
     if (key.startsWith('webhooks ')) return await webhooksCommand(key.slice('webhooks '.length), operands, client.api!, io.stdout, { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR });
     if (key === 'migrate') return await migrate(client, migrationBody(args), io.stdout, io.stderr, { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR, progress: Boolean(io.stderr.isTTY) || args.flags.has('progress') });
     if (key !== 'tenants') return await extensions(key.slice('extensions '.length), operands, args, client, io);
