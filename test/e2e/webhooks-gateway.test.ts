@@ -7,7 +7,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { registry } from '../../adapters';
-import { parseConfig } from '../../src/config';
+import { parseConfig, type Config } from '../../src/config';
 import { startGateway, type RunningGateway } from '../../src/main';
 
 const KEY = 'webhooks-gateway-key-0001';
@@ -20,6 +20,7 @@ interface Delivery {
 const received: Delivery[] = [];
 let receiver: http.Server;
 let gateway: RunningGateway;
+let config: Config;
 
 beforeAll(async () => {
   receiver = http.createServer((req, res) => {
@@ -32,7 +33,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/in`;
-  const config = parseConfig(
+  config = parseConfig(
     JSON.stringify({
       logging: { level: 'silent' },
       api_keys: [{ id: 'ops', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'], rate_limit: { requests: 0 } }],
@@ -85,4 +86,14 @@ it('a write through the gateway is delivered once, signed, as source gateway; a 
 
   const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
   expect(metrics).toMatch(/pbxgw_webhook_deliveries_total\{subscription="crm",outcome="delivered"\} [1-9]/);
+});
+
+it('a config reload hands the deliveries over: the next write is delivered once, nothing before it again', async () => {
+  const before = received.length;
+  await gateway.reload(config);
+  const created = (await (await api('POST', '/v1/tenants/hq/extensions', { extension: '7101', name: 'After Reload' })).json()) as { id: string };
+  await until('the event after the reload', () => payloads().some((p) => p.data.data.id === created.id));
+  const after = payloads().slice(before);
+  expect(after.map((p) => [p.type, p.data.data.id])).toEqual([['extension.created', created.id]]);
+  expect(new Set(received.map((d) => d.headers['webhook-id'])).size).toBe(received.length);
 });
