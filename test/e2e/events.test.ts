@@ -124,6 +124,24 @@ describe('gateway writes', () => {
     ]);
   });
 
+  it('rows written by a job are events of the key that started it, with the job as request', async () => {
+    const { url } = await voipbin();
+    const gw = buildTestGateway(config({ acme: voipbinTenant(url) }));
+    const res = await request(gw.app).post('/v1/tenants/acme/extensions/import?dry_run=false&async=true').set(auth).set('content-type', 'text/csv').send('extension,name\n2201,Row one\n2202,Row two\n').expect(202);
+    const job = res.body.id as string;
+    let events: ChangeEvent[] = [];
+    // Bounded wait for the job's two rows.
+    for (let i = 0; i < 200 && events.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      events = (await allAfter(gw)).events;
+    }
+    expect(events.map((e) => [e.type, e.data.extension, e.key_id, e.request_id])).toEqual([
+      ['extension.created', '2201', 'ops', `job-${job}`],
+      ['extension.created', '2202', 'ops', `job-${job}`],
+    ]);
+    await gw.app.locals.jobs.close?.();
+  });
+
   it('ring groups written through the gateway are ring_group events; one made on the PBX is found', async () => {
     const { sim, server } = await startIssabelSimulator();
     servers.push(server);
