@@ -168,12 +168,18 @@ export class Webhooks {
   // --- the delivery loop -------------------------------------------------------------------------------------
 
   private async loop(sub: WebhookSubscription): Promise<void> {
+    // Said once when steps start failing (the state store is down, say) and once when they work again, not at
+    // every step in between.
+    let failing = false;
     while (!this.stop.signal.aborted) {
       let wait: { ms: number; after?: string | null };
       try {
         wait = await this.step(sub);
+        if (failing) this.opts.logger.info({ webhook: sub.id }, 'webhook deliveries going on again');
+        failing = false;
       } catch (err) {
-        this.opts.logger.warn({ err, webhook: sub.id }, 'webhook delivery step failed; trying again');
+        if (!failing) this.opts.logger.warn({ err, webhook: sub.id }, 'webhook deliveries paused: a step failed; trying again every idle interval');
+        failing = true;
         wait = { ms: this.idleMs };
       }
       if (wait.ms > 0 && !this.stop.signal.aborted) await this.pause(sub.id, wait);

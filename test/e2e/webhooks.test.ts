@@ -8,6 +8,10 @@ import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import request from 'supertest';
+import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import webhookSchema from '../../schemas/webhook.schema.json';
+import webhookDeliverySchema from '../../schemas/webhook-delivery.schema.json';
 import { Webhook } from 'standardwebhooks';
 import { registry } from '../../adapters';
 import { runCli } from '../../src/cli';
@@ -28,6 +32,16 @@ const READER = 'webhooks-test-reader-0001';
 const OTHER = 'webhooks-test-other-00001';
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const auth = (key = KEY) => ({ Authorization: `Bearer ${key}` });
+
+/** The answers are what schemas/ (and so the OpenAPI document) say they are. */
+const ajv = new Ajv2020({ strict: true, allErrors: true });
+addFormats(ajv);
+ajv.addSchema(webhookDeliverySchema);
+const validWebhook = ajv.compile(webhookSchema) as ValidateFunction;
+const validDelivery = ajv.getSchema(webhookDeliverySchema.$id) as ValidateFunction;
+function conforms(validate: ValidateFunction, items: unknown[]) {
+  for (const item of items) expect([validate(item), validate.errors]).toEqual([true, null]);
+}
 
 interface Received {
   id: string;
@@ -147,6 +161,8 @@ it('a receiver that fails then recovers gets every event once, signed, in log or
     [1, 'delivered', 204],
   ]);
   const list = await request(app).get('/v1/webhooks').set(auth()).expect(200);
+  conforms(validWebhook, list.body.items);
+  conforms(validDelivery, deliveries);
   expect(list.body.items).toEqual([
     expect.objectContaining({ id: 'crm', url: rx.url, tenants: ['acme'], types: null, state: 'enabled', consecutive_failures: 0, cursor: acme[3].cursor, lag_seconds: 0, last_attempt: expect.objectContaining({ event_id: acme[3].id, outcome: 'delivered' }) }),
   ]);
@@ -204,6 +220,7 @@ it('disabled after consecutive failures; enabled again (write scope, visible key
 
   const enabled = await request(app).post('/v1/webhooks/crm/enable').set(auth()).expect(200);
   expect(enabled.body).toMatchObject({ id: 'crm', state: 'enabled', consecutive_failures: 0 });
+  conforms(validWebhook, [disabled, enabled.body]);
   expect(enabled.body.disabled_at).toBeUndefined();
   await until('every missed event', () => rx.accepted().length >= 4);
   expect(verified(rx.accepted()).map((p) => p.data.id)).toEqual([...first, ...missed].map((e) => e.id));
