@@ -68,7 +68,8 @@ export class ChangeDetector {
       await this.dueTenants().catch((err: unknown) => this.deps.logger.warn({ err }, 'change detection could not run'));
       if (!this.stopped) this.timer = setTimeout(() => void tick(), this.deps.tickMs ?? 15_000).unref();
     };
-    this.timer = setTimeout(() => void tick(), 1000).unref();
+    // The first look soon after start (a new tenant's baseline), not a whole tick later.
+    this.timer = setTimeout(() => void tick(), Math.min(1000, this.deps.tickMs ?? 1000)).unref();
     return this;
   }
 
