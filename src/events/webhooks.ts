@@ -273,11 +273,8 @@ export class Webhooks {
     return { ms: 0 };
   }
 
-  /** The wait after failed attempt `n`: doubling from `initial_ms` up to `max_ms`, half of it random (jitter). */
   private backoff(attempt: number): number {
-    const { initialMs, maxMs } = this.settings.retry;
-    const full = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 40));
-    return Math.round(full / 2 + (full / 2) * this.random());
+    return backoffMs(attempt, this.settings.retry, this.random());
   }
 
   private async send(sub: WebhookSubscription, event: ChangeEvent, at: Date): Promise<Outcome> {
@@ -384,6 +381,15 @@ export class Webhooks {
     if (!this.held.delete(id)) return;
     await this.store.deleteIfEquals?.(this.key(id, 'lease'), this.instance).catch(() => undefined);
   }
+}
+
+/**
+ * The wait after failed attempt `n` (1, 2...): doubling from `initialMs` up to `maxMs`, its second half random
+ * (`random` in [0, 1)), so receivers that failed together are not all retried at the same moment.
+ */
+export function backoffMs(attempt: number, retry: { initialMs: number; maxMs: number }, random: number): number {
+  const full = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.min(attempt - 1, 40));
+  return Math.round(full / 2 + (full / 2) * random);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
