@@ -118,6 +118,10 @@ export interface Problem {
    */
   missing_permission?: string;
   /**
+   * cursor-expired: the newest cursor of the change feed when it was answered; list each tenant again, then follow from it.
+   */
+  resume_after?: string;
+  /**
    * The backend's own short reason code (e.g. INTERNAL), never its message text.
    */
   vendor_reason?: string;

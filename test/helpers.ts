@@ -6,6 +6,7 @@ import { configSecrets, parseConfig, type Config, type Registry } from '../src/c
 import { createApp } from '../src/http/app';
 import { createLogger, registerSecret } from '../src/log';
 import { Metrics } from '../src/metrics';
+import { RedisStore } from '../src/state/redis';
 import { MemoryStore, type StateStore } from '../src/state/store';
 import { buildTenants } from '../src/tenants';
 import { startChangeEvents, type ChangeEvents } from '../src/events/setup';
@@ -60,4 +61,11 @@ export async function requireRedis(url = TEST_REDIS_URL): Promise<void> {
     s.once('timeout', () => (s.destroy(), resolve(false)));
   });
   if (!ok) throw new Error(`These tests need Redis at ${url} and none answers. Start one (.ci/run does) or set PBX_GATEWAY_TEST_REDIS.`);
+}
+
+/** Remove what a test's Redis store wrote under its own random prefix (streams and hashes do not expire). */
+export async function dropKeys(store: StateStore): Promise<void> {
+  if (!(store instanceof RedisStore) || store.prefix === 'pbxgw:') return;
+  const keys = await store.client.keys(`${store.prefix}*`);
+  if (keys.length) await store.client.del(...keys);
 }

@@ -817,6 +817,8 @@ export interface components {
             }[];
             /** @description backend-auth-failed: the permission the backend credential lacks (the adapter names it in the backend's own terms). */
             missing_permission?: string;
+            /** @description cursor-expired: the newest cursor of the change feed when it was answered; list each tenant again, then follow from it. */
+            resume_after?: string;
             /** @description The backend's own short reason code (e.g. INTERNAL), never its message text. */
             vendor_reason?: string;
         };

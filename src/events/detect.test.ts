@@ -1,10 +1,10 @@
 /** The comparison against gateway writes that happen while it walks: theirs, never reported again as `pbx`. */
+import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { capabilities } from '../../adapters/voipbin/adapter';
+import { dropKeys, requireRedis, TEST_REDIS_URL } from '../../test/helpers';
 import type { Extension, PbxAdapter } from '../contract';
 import { newRequestContext } from '../request-context';
-import { randomUUID } from 'node:crypto';
-import { requireRedis, TEST_REDIS_URL } from '../../test/helpers';
 import { RedisStore } from '../state/redis';
 import { MemoryStore, type StateStore } from '../state/store';
 import { ChangeDetector } from './detect';
@@ -30,6 +30,7 @@ function fakePbx() {
   const records = new Map<string, Extension>();
   let listHold: Hold | undefined;
   let updateHold: Hold | undefined;
+  let failing = false;
   const wait = async (h: Hold | undefined) => {
     if (!h) return;
     h.entered();
@@ -39,6 +40,7 @@ function fakePbx() {
     backend: 'fake',
     capabilities,
     async listExtensions() {
+      if (failing) throw new Error('the PBX is down');
       const h = listHold;
       listHold = undefined;
       await wait(h); // the comparison read the snapshot before this, the records after
@@ -58,6 +60,9 @@ function fakePbx() {
   return {
     records,
     adapter,
+    fail(on: boolean) {
+      failing = on;
+    },
     holdNextList() {
       const h = holder();
       listHold = h.hold;
@@ -72,7 +77,7 @@ function fakePbx() {
 }
 
 const stores: StateStore[] = [];
-afterAll(() => Promise.all(stores.map((s) => s.close())));
+afterAll(() => Promise.all(stores.map(async (s) => (await dropKeys(s), s.close()))));
 let kind: 'memory' | 'redis' = 'memory';
 
 function setup(opts: { store?: StateStore; settings?: Record<string, { poll_interval_s: number }>; tickMs?: number } = {}) {
@@ -160,4 +165,18 @@ it('once started, compares each tenant at its interval, one instance per period,
   expect((await a.log.read({ limit: 10 })).events).toEqual([]);
   a.pbx.records.set('2', ext('2', 'Two'));
   expect(await a.detector.compare('t')).toMatchObject({ status: 'compared', events: 1 });
+});
+
+it('a failed walk emits nothing and keeps the snapshot: the change is found by the next one', async () => {
+  kind = 'memory';
+  const { log, pbx, detector } = setup();
+  pbx.records.set('1', ext('1', 'One'));
+  await detector.compare('t');
+  pbx.records.set('1', ext('1', 'One, renamed'));
+  pbx.fail(true);
+  expect(await detector.compare('t')).toMatchObject({ status: 'failed' });
+  expect((await log.read({ limit: 10 })).events).toEqual([]);
+  pbx.fail(false);
+  expect(await detector.compare('t')).toMatchObject({ status: 'compared', events: 1 });
+  expect((await log.read({ limit: 10 })).events.map((e) => e.changed_fields)).toEqual([['name']]);
 });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { CursorExpiredError } from '../errors';
 import { RedisStore } from '../state/redis';
 import { MemoryStore, type StateStore } from '../state/store';
-import { requireRedis, TEST_REDIS_URL } from '../../test/helpers';
+import { dropKeys, requireRedis, TEST_REDIS_URL } from '../../test/helpers';
 import { compareCursors, createEventLog } from './log';
 import type { NewEvent } from './types';
 
@@ -12,7 +12,7 @@ function ev(tenant: string, extension: string, type: NewEvent['type'] = 'extensi
 }
 
 const stores: StateStore[] = [];
-afterAll(() => Promise.all(stores.map((s) => s.close())));
+afterAll(() => Promise.all(stores.map(async (s) => (await dropKeys(s), s.close()))));
 
 describe.each(['memory', 'redis'] as const)('on %s', (kind) => {
   let clock = Date.now();

@@ -16,7 +16,7 @@ import { RedisStore } from '../../src/state/redis';
 import { MemoryStore, type StateStore } from '../../src/state/store';
 import type { RunningSimulator } from '../../src/simulator-kit';
 import eventSchema from '../../schemas/event.schema.json';
-import { buildTestGateway, requireRedis, TEST_REDIS_URL, type TestGateway } from '../helpers';
+import { buildTestGateway, dropKeys, requireRedis, TEST_REDIS_URL, type TestGateway } from '../helpers';
 
 const KEY = 'events-test-key-0000000001';
 const NARROW_KEY = 'events-test-key-0000000002';
@@ -24,7 +24,7 @@ const auth = { Authorization: `Bearer ${KEY}` };
 const servers: RunningSimulator[] = [];
 const stores: StateStore[] = [];
 afterEach(async () => {
-  await Promise.all([...servers.splice(0).map((s) => s.close()), ...stores.splice(0).map((s) => s.close())]);
+  await Promise.all([...servers.splice(0).map((s) => s.close()), ...stores.splice(0).map(async (s) => (await dropKeys(s), s.close()))]);
 });
 
 const validEvent = ajv.compile(eventSchema);
