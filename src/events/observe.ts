@@ -93,6 +93,10 @@ export class ChangeRecorder {
 
   /** Deletes that succeeded: one event each, with the object as last seen. */
   async deleted(ctx: RequestContext, t: { tenant: string; backend: string }, kind: EventObject, ids: string[]): Promise<void> {
+    await this.recordDeletes(ctx, t, kind, ids).catch((err: unknown) => this.logger.warn({ err, tenant: t.tenant }, 'change events of deletes not recorded'));
+  }
+
+  private async recordDeletes(ctx: RequestContext, t: { tenant: string; backend: string }, kind: EventObject, ids: string[]): Promise<void> {
     if (!ids.length) return;
     const fields = ids.map((id) => fieldOf(kind, id));
     const known = await this.snapshots.entries(t.tenant, fields);
@@ -152,7 +156,7 @@ export function observeWrites(adapter: PbxAdapter, tenant: string, recorder: Cha
       const deleted = results.filter((r) => r.status === 'deleted').map((r) => r.id);
       const others = ids.filter((id) => !deleted.includes(id));
       await Promise.all(others.map((id) => recorder.snapshots.settle(tenant, fieldOf('extension', id)))).catch(() => undefined);
-      await recorder.deleted(ctx, t, 'extension', deleted).catch(() => undefined);
+      await recorder.deleted(ctx, t, 'extension', deleted);
       return results;
     };
   }
@@ -191,5 +195,5 @@ async function deleteOne(recorder: ChangeRecorder, t: { tenant: string; backend:
     if (mark) await recorder.snapshots.settle(t.tenant, field).catch(() => undefined);
     throw err;
   }
-  await recorder.deleted(ctx, t, kind, [id]).catch(() => undefined);
+  await recorder.deleted(ctx, t, kind, [id]);
 }
