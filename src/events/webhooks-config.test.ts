@@ -6,7 +6,8 @@ import { displayUrl, isLoopbackHost } from './webhooks-config';
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const base = {
   api_keys: [{ id: 'ops', key: 'webhooks-config-key-0001', tenants: ['*'] }],
-  tenants: { acme: { backend: 'voipbin', base_url: 'https://api.example.com/v1.0', auth: { accesskey: 'vb_x' } } },
+  // Any backend will do: a simulated tenant needs no URL or credentials.
+  tenants: { acme: { backend: Object.keys(registry)[0], simulator: true } },
 };
 const parse = (webhooks: object) => parseConfig(JSON.stringify({ ...base, webhooks }), { registry, env: { HOOK_SECRET: SECRET } });
 function faults(webhooks: object): Record<string, string> {
