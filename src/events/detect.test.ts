@@ -1,9 +1,8 @@
 /** The comparison against gateway writes that happen while it walks: theirs, never reported again as `pbx`. */
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { capabilities } from '../../adapters/voipbin/adapter';
 import { dropKeys, requireRedis, TEST_REDIS_URL } from '../../test/helpers';
-import type { Extension, PbxAdapter } from '../contract';
+import type { Capabilities, Extension, PbxAdapter } from '../contract';
 import { newRequestContext } from '../request-context';
 import { RedisStore } from '../state/redis';
 import { MemoryStore, type StateStore } from '../state/store';
@@ -12,6 +11,17 @@ import { createEventLog } from './log';
 import { ChangeRecorder, observeWrites } from './observe';
 import { createSnapshots } from './snapshot';
 
+/** A backend that lists, reads and updates extensions, and nothing else. */
+const capabilities = {
+  extensions: { list: true, get: true, create: false, update: true, delete: false, batch_delete: false, auto_number: false },
+  writable_fields: ['name'],
+  direct_uri: false,
+  devices: false,
+  queues: false,
+  call_summary: false,
+  voicemail: false,
+  ring_groups: false,
+} as Capabilities;
 const ext = (id: string, name: string): Extension => ({ id, tenant: 't', backend: 'fake', extension: id, name, description: null, username: id, domain: null, direct_uri: null, created_at: null, updated_at: null });
 
 interface Hold {
