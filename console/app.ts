@@ -117,7 +117,45 @@ async function tenantView(name: string, token?: string, q?: string): Promise<voi
     h('div', { id: 'batch-result' }),
     createForm(t),
     await ringGroups(t),
+    await recentEvents(t),
   );
+}
+
+interface ChangeEvent {
+  type: string;
+  time: string;
+  source: 'gateway' | 'pbx';
+  key_id?: string;
+  changed_fields?: string[];
+  data: { id: string; extension?: string; name?: string };
+}
+
+/** The tenant's latest change events, newest first: the feed is read to its end (a bounded number of pages). */
+async function recentEvents(t: Tenant): Promise<HTMLElement> {
+  const title = h('h2', { id: 'events-title' }, 'Recent events');
+  const section = (...nodes: (Node | string)[]) => h('section', { 'aria-labelledby': 'events-title' }, title, ...nodes);
+  try {
+    let latest: ChangeEvent[] = [];
+    let after = '';
+    for (let pages = 0; pages < 20; pages++) {
+      const page = await api<{ events: ChangeEvent[]; next: string }>('GET', `/v1/events?tenant=${encodeURIComponent(t.name)}&limit=1000${after ? `&after=${after}` : ''}`);
+      latest = [...latest, ...page.events].slice(-20);
+      if (!page.events.length || page.next === after) break;
+      after = page.next;
+    }
+    if (!latest.length) return section(empty(`No change of ${t.name} is recorded yet.`));
+    const rows = latest.reverse().map((e) => [
+      when(e.time),
+      e.type,
+      e.data.extension ?? e.data.id,
+      e.data.name ?? '',
+      e.source === 'gateway' ? `gateway${e.key_id ? ` (key ${e.key_id})` : ''}` : 'on the PBX',
+      e.changed_fields?.join(', ') ?? '',
+    ]);
+    return section(table(['Time', 'Event', 'Number', 'Name', 'Made', 'Changed'], rows, `Recent events of ${t.name}, newest first`));
+  } catch (err) {
+    return section(problemBox(problemOf(err)));
+  }
 }
 
 async function ringGroups(t: Tenant): Promise<HTMLElement> {

@@ -23,6 +23,8 @@ const FILES = [
   'job.schema.json',
   'desired-state.schema.json',
   'desired-state-plan.schema.json',
+  'webhook-delivery.schema.json',
+  'webhook.schema.json',
   'queries.schema.json',
   'config.schema.json',
 ];

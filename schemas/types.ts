@@ -118,6 +118,10 @@ export interface Problem {
    */
   missing_permission?: string;
   /**
+   * cursor-expired: the newest cursor of the change feed when it was answered; list each tenant again, then follow from it.
+   */
+  resume_after?: string;
+  /**
    * The backend's own short reason code (e.g. INTERNAL), never its message text.
    */
   vendor_reason?: string;
@@ -744,6 +748,106 @@ export interface DesiredDrift {
   }[];
 }
 
+// webhook-delivery.schema.json
+/**
+ * One attempt to deliver an event to a webhook subscription. Neither the signing secret nor the receiver's answer body is kept.
+ */
+export interface WebhookDelivery {
+  /**
+   * The event's id (the webhook-id header).
+   */
+  event_id: string;
+  event_type:
+    | 'extension.created'
+    | 'extension.updated'
+    | 'extension.deleted'
+    | 'ring_group.created'
+    | 'ring_group.updated'
+    | 'ring_group.deleted';
+  tenant: string;
+  /**
+   * 1 for the first attempt at this event, 2 for its first retry...
+   */
+  attempt: number;
+  /**
+   * When the attempt was sent.
+   */
+  at: string;
+  /**
+   * delivered: the receiver answered 2xx; failed: it will be retried (or the subscription was disabled); given_up: the last attempt at an event past its retry time, the next event follows.
+   */
+  outcome: 'delivered' | 'failed' | 'given_up';
+  /**
+   * The receiver's answer code, when it answered.
+   */
+  status_code?: number;
+  /**
+   * Why the attempt failed: an answer other than 2xx, a redirect (never followed), no answer in time, or no connection (refused, reset, name not found).
+   */
+  failure?: 'http_status' | 'redirect' | 'timeout' | 'network';
+  duration_ms: number;
+}
+
+// webhook.schema.json
+/**
+ * A webhook subscription (from the config) and the state of its deliveries. The signing secret is never shown; the URL is shown without credentials or query.
+ */
+export interface Webhook {
+  id: string;
+  /**
+   * Without user, password, query or fragment.
+   */
+  url: string;
+  /**
+   * The event types delivered; null for every type.
+   */
+  types:
+    | (
+        | 'extension.created'
+        | 'extension.updated'
+        | 'extension.deleted'
+        | 'ring_group.created'
+        | 'ring_group.updated'
+        | 'ring_group.deleted'
+      )[]
+    | null;
+  /**
+   * The tenants whose events are delivered; null for every tenant.
+   */
+  tenants: string[] | null;
+  state: 'enabled' | 'disabled';
+  /**
+   * When the gateway first saw this subscription: it gets the events from then on. Absent until its deliverer has started.
+   */
+  since?: string;
+  disabled_at?: string;
+  disabled_reason?: string;
+  consecutive_failures: number;
+  /**
+   * The log cursor of the last event handled (delivered or given up); events after it are delivered next. null: from the oldest event kept.
+   */
+  cursor: string | null;
+  /**
+   * Age of the oldest event waiting for this subscription; 0 when none waits.
+   */
+  lag_seconds: number;
+  /**
+   * When the event being retried is sent again.
+   */
+  next_attempt_at?: string;
+  /**
+   * The last time events were missed because the subscription's cursor was older than the events kept: it went on from the oldest event kept.
+   */
+  skipped?: {
+    at: string;
+    detail: string;
+  };
+  /**
+   * The latest delivery attempt, or null before the first.
+   */
+  last_attempt: WebhookDelivery | null;
+}
+
 // queries.schema.json
 /**
  * Query strings of the unified API, one definition per route. Query values arrive as strings and are coerced.
@@ -853,6 +957,32 @@ export interface ImportQuery {
 }
 /**
  * This interface was referenced by `Queries`'s JSON-Schema
+ * via the `definition` "events".
+ */
+export interface EventsQuery {
+  /**
+   * A cursor (an event's, or next of the page before): the events after it. Left out: from the oldest kept. A cursor older than the retention is 410 cursor-expired.
+   */
+  after?: string;
+  /**
+   * Only these tenants (a comma list, or the parameter repeated); each must be one this API key may use. Left out: every tenant of the key.
+   */
+  tenant?: string;
+  /**
+   * Only these event types (a comma list, or the parameter repeated).
+   */
+  type?: string;
+  /**
+   * Most events in the page.
+   */
+  limit?: number;
+  /**
+   * Seconds to wait for an event when none follows the cursor yet (long polling); the page is answered as soon as one comes.
+   */
+  wait?: number;
+}
+/**
+ * This interface was referenced by `Queries`'s JSON-Schema
  * via the `definition` "directory".
  */
 export interface DirectoryQuery {
@@ -880,7 +1010,9 @@ export interface GatewayConfig {
   tenants: {
     [k: string]: TenantConfig | undefined;
   };
+  events?: EventsConfig;
   state?: StateConfig;
+  webhooks?: WebhooksConfig;
 }
 export interface ServerConfig {
   host?: string;
@@ -981,6 +1113,10 @@ export interface TenantConfig {
    */
   proxy?: string | false;
   /**
+   * Detection of changes made outside the gateway: this tenant is compared with its last snapshot every poll_interval_s seconds (default 300), its calls waiting their turn in the backend's pacing, by one instance at a time; false for none. Writes through the gateway are change events whatever this says.
+   */
+  events?: TenantEventsConfig | false;
+  /**
    * Outbound pacing of this tenant's backend account (a token bucket): every call waits its turn, so bulk work runs at the vendor's own limit instead of meeting its 429s. Default: the backend's (VoIPBIN 16.7/s burst 33, its documented per-customer limit; Issabel 10/s burst 10; VitalPBX 10/s burst 20: see each adapter's README); false for none. Tenants with the same base_url and credentials share one bucket, and with state.redis_url every gateway instance shares it. An API request whose turn would come after its time budget is answered 503 rate-limited with Retry-After at once; migrations and jobs wait their turn.
    */
   pacing?: PacingConfig | false;
@@ -1000,6 +1136,12 @@ export interface LimitsConfig {
    * Largest answer to any other call (one extension, a write, a login), in bytes; default 1 MiB.
    */
   other_bytes?: number;
+}
+export interface TenantEventsConfig {
+  /**
+   * Seconds between two comparisons of this tenant with its last snapshot.
+   */
+  poll_interval_s?: number;
 }
 export interface PacingConfig {
   /**
@@ -1039,6 +1181,15 @@ export interface ResilienceConfig {
    */
   max_queued?: number;
 }
+/**
+ * Change events (GET /v1/events, webhooks): how long the log keeps them.
+ */
+export interface EventsConfig {
+  /**
+   * Days an event is kept in the state store; a feed cursor older than that is answered 410 cursor-expired (resynchronise from a full list).
+   */
+  retention_days?: number;
+}
 export interface StateConfig {
   /**
    * Share idempotency records, backend sessions and rate-limit counters through Redis; default in memory.
@@ -1048,4 +1199,87 @@ export interface StateConfig {
    * An operator secret mixed (with the API key the caller presents) into the key that seals kept idempotent answers, so the store's contents cannot be read with the store and the config file alone. Give it from the environment (${PBX_GATEWAY_STATE_KEY}); changing it makes kept answers unreadable (their keys are answered 422).
    */
   encryption_key?: string;
+}
+/**
+ * Change events pushed to receivers, signed with the Standard Webhooks scheme (webhook-id, webhook-timestamp, webhook-signature), delivered at least once and in log order per subscription.
+ */
+export interface WebhooksConfig {
+  subscriptions: WebhookSubscriptionConfig[];
+  /**
+   * Failed attempts in a row (any event) after which a subscription is disabled until it is enabled again (POST /v1/webhooks/{id}/enable, or pbx-gateway webhooks enable <id>).
+   */
+  max_consecutive_failures?: number;
+  /**
+   * Allow plain http:// URLs whose host is a loopback address (127.0.0.0/8, ::1, localhost), for a receiver on the same host. Every other URL must be https://.
+   */
+  allow_http_loopback?: boolean;
+  /**
+   * How long one delivery may take, connection and answer; longer is a failed attempt.
+   */
+  timeout_ms?: number;
+  retry?: WebhookRetryConfig;
+}
+/**
+ * This interface was referenced by `GatewayConfig`'s JSON-Schema
+ * via the `definition` "webhookSubscription".
+ */
+export interface WebhookSubscriptionConfig {
+  /**
+   * A name for the subscription, safe to log and to use in URLs.
+   */
+  id: string;
+  /**
+   * Where events are POSTed: https:// (http:// only for a loopback host with allow_http_loopback).
+   */
+  url: string;
+  /**
+   * The Standard Webhooks signing secret, whsec_ followed by base64 of 24 to 64 random bytes. Give it from the environment (${ACME_WEBHOOK_SECRET}).
+   */
+  secret: string;
+  /**
+   * Event types delivered; default every type.
+   *
+   * @minItems 1
+   */
+  types?: [
+    (
+      | 'extension.created'
+      | 'extension.updated'
+      | 'extension.deleted'
+      | 'ring_group.created'
+      | 'ring_group.updated'
+      | 'ring_group.deleted'
+    ),
+    ...(
+      | 'extension.created'
+      | 'extension.updated'
+      | 'extension.deleted'
+      | 'ring_group.created'
+      | 'ring_group.updated'
+      | 'ring_group.deleted'
+    )[]
+  ];
+  /**
+   * Tenants whose events are delivered; default every tenant.
+   *
+   * @minItems 1
+   */
+  tenants?: [string, ...string[]];
+}
+/**
+ * Exponential backoff with jitter between the attempts at one event, until it is given up.
+ */
+export interface WebhookRetryConfig {
+  /**
+   * Wait after the first failed attempt; it doubles after each further failure.
+   */
+  initial_ms?: number;
+  /**
+   * Longest wait between two attempts.
+   */
+  max_ms?: number;
+  /**
+   * How long after its first attempt an event is given up (recorded as such) and the next one is sent.
+   */
+  give_up_after_ms?: number;
 }

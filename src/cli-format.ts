@@ -3,6 +3,7 @@
  * progress indicator. Both CLI modes (against a gateway, or direct from a config file) print through here, so
  * one command looks the same whichever way it reached its tenant.
  */
+import { EVENTS_HELP } from './cli-events';
 import type { Capabilities, Extension } from './contract';
 
 /** Where the CLI writes: process.stdout/stderr, or a test's sink. */
@@ -34,6 +35,8 @@ export const USAGE = `Usage: pbx-gateway <command> [options]
   apply -f <desired-state.yaml> [--yes] [--accept-loss f,...] [--max-prune-share 0.1]
   drift -f <desired-state.yaml>                what differs on the PBXes from the file (exit 0 none, 2 some, 1 error)
   export --desired-state --tenant <name>[,<name>...]   tenants as a desired-state file (YAML)
+  events [--follow] [--after C] [--tenant a,b] [--type t,...]   change events, oldest first; --follow waits for more
+  webhooks list|deliveries <id>|enable <id>    webhook subscriptions, their recent attempts; enable one again
   help [<command>]                             this text, or one command's (as <command> --help)
 
 Reaching the tenants (every command but serve and check-config):
@@ -53,6 +56,7 @@ Reaching the tenants:
 
 /** Each command's own help: `pbx-gateway <command> --help` or `pbx-gateway help <command>`. */
 export const COMMAND_HELP: Record<string, string> = {
+  events: EVENTS_HELP,
   serve: `Usage: pbx-gateway serve [--config <file>]
 
 Run the gateway. Without --config (or PBX_GATEWAY_CONFIG) it serves the embedded demo, whose tenants run on
@@ -134,6 +138,31 @@ ${REACHING}`,
 Print tenants as a desired-state file (YAML; JSON with --json) that plans to no changes: their extensions (without
 passwords: left out, a password is left alone) and ring groups. Commit it, edit it, plan it in CI, apply it.
 ${REACHING}`,
+  webhooks: `Usage: pbx-gateway webhooks <list|deliveries|enable> ...
+
+  webhooks list                each subscription: state, URL (no credentials), tenants, types, consecutive
+                               failures, lag (age of the oldest event waiting) and the last attempt
+  webhooks deliveries <id>     its recent attempts, newest first: event, attempt, outcome, answer code or failure
+  webhooks enable <id>         enable it again after consecutive failures disabled it: it delivers what it
+                               missed while the events are kept (the key needs the write scope)
+
+Against a running gateway only (--url, --key); --json prints the raw JSON objects.
+`,
+  'webhooks list': `Usage: pbx-gateway webhooks list [--url <url> --key <key>] [--json]
+
+Each webhook subscription this key may see: state (enabled, disabled), URL without credentials, tenants, types,
+consecutive failures, lag in seconds (age of the oldest event waiting) and the last attempt.
+`,
+  'webhooks deliveries': `Usage: pbx-gateway webhooks deliveries <id> [--url <url> --key <key>] [--json]
+
+The recent delivery attempts of one subscription (the last 100), newest first: time, event, attempt number,
+outcome (delivered, failed, given_up), the receiver's answer code or the failure (timeout, network, redirect).
+`,
+  'webhooks enable': `Usage: pbx-gateway webhooks enable <id> [--url <url> --key <key>] [--json]
+
+Enable a subscription again after consecutive failures disabled it. It delivers what it missed, from its cursor,
+while the gateway keeps those events. The key needs the write scope.
+`,
   help: `Usage: pbx-gateway help [<command>]
 
 The list of commands, or one command's help (the same as pbx-gateway <command> --help).

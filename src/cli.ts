@@ -16,6 +16,8 @@ import { migrate, report, type AppliedAnswer, type MigrationClient, type PlanAns
 import { applyCommand, DesiredFileError, driftCommand, exportCommand, loadDesiredFile, planCommand, type DesiredStateClient } from './cli-desired-state';
 import { DesiredStates, driftOf } from './desired-state';
 import type { DesiredState } from '../schemas/types';
+import { webhooksCommand, type ApiCall } from './cli-webhooks';
+import { eventsCommand } from './cli-events';
 import type { JobState } from './jobs';
 import { Migrations } from './migrations';
 import { MemoryStore } from './state/store';
@@ -62,10 +64,12 @@ interface Client {
   desired: DesiredStateClient;
   /** A tenant on a simulator started for this one command: its writes vanish when the command ends. */
   ephemeral(tenant: string): boolean;
+  /** Any API call, for what only a running gateway has (webhooks); absent with --config. */
+  api?: ApiCall;
   close(): Promise<void>;
 }
 
-const VALUE_FLAGS = ['file', 'config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password', 'from', 'to', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'tenant', 'max-prune-share'];
+const VALUE_FLAGS = ['file', 'config', 'url', 'key', 'page-size', 'page-token', 'extension', 'name', 'description', 'password', 'from', 'to', 'on-conflict', 'passwords', 'accept-loss', 'extensions', 'after', 'tenant', 'type', 'max-prune-share'];
 const REACH = ['config', 'url', 'key', 'json', 'help'];
 /** Each command's options and how many operands it takes (after `extensions <sub>`), checked before any work. */
 const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> = {
@@ -84,6 +88,10 @@ const COMMANDS: Record<string, { flags: string[]; operands: [number, number] }> 
   drift: { flags: [...REACH, 'file'], operands: [0, 0] },
   apply: { flags: [...REACH, 'file', 'all', 'yes', 'accept-loss', 'max-prune-share'], operands: [0, 0] },
   export: { flags: [...REACH, 'desired-state', 'tenant'], operands: [0, 0] },
+  events: { flags: [...REACH, 'follow', 'after', 'tenant', 'type'], operands: [0, 0] },
+  'webhooks list': { flags: REACH, operands: [0, 0] },
+  'webhooks deliveries': { flags: REACH, operands: [1, 1] },
+  'webhooks enable': { flags: REACH, operands: [1, 1] },
 };
 
 interface ImportOptions {
@@ -256,6 +264,7 @@ function httpClient(baseUrl: string, key: string | undefined): Client {
       job: (id) => call('GET', `/v1/jobs/${encodeURIComponent(id)}`),
     },
     ephemeral: () => false,
+    api: (method, path) => call(method, path),
     close: async () => undefined,
   };
 }
@@ -435,14 +444,14 @@ async function extensions(sub: string, [tenant, ...ids]: string[], args: Args, c
 function helpFor(words: string[]): string | undefined {
   const [first, second] = words[0] === 'help' && words.length > 1 ? words.slice(1) : words;
   if (!first) return undefined;
-  const key = first === 'extensions' && second !== undefined && fmt.COMMAND_HELP[`extensions ${second}`] ? `extensions ${second}` : first;
+  const key = (first === 'extensions' || first === 'webhooks') && second !== undefined && fmt.COMMAND_HELP[`${first} ${second}`] ? `${first} ${second}` : first;
   return fmt.COMMAND_HELP[key];
 }
 
 /** Parse and check the whole command line before doing anything: a usage error starts no simulator. */
 function commandOf(args: Args): { key: string; operands: string[] } {
   const [command, sub] = args.pos;
-  const key = command === 'extensions' && sub !== undefined ? `extensions ${sub}` : command;
+  const key = (command === 'extensions' || command === 'webhooks') && sub !== undefined ? `${command} ${sub}` : command;
   if (!key || !Object.hasOwn(COMMANDS, key)) throw new UsageError(key ? `unknown command: ${key}` : 'no command given');
   const spec = COMMANDS[key];
   const unknown = [...args.flags.keys()].find((f) => !spec.flags.includes(f));
@@ -489,6 +498,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (maxShare !== undefined && !(/^(0(\.\d+)?|1(\.0+)?)$/.test(maxShare))) throw new UsageError('--max-prune-share takes a share from 0 to 1 (0.25 for 25 %)');
     // Read before any client is made: a file fault reaches no gateway and starts no simulator.
     const desiredFile = key === 'plan' || key === 'apply' || key === 'drift' ? loadDesiredFile(str(args, 'file')!, io.env) : undefined;
+    if (key === 'events' && config) throw new UsageError('events works against a running gateway (--url and --key): the events are kept there, not in a config file');
+    if (key.startsWith('webhooks ') && config) throw new UsageError('webhooks works against a running gateway (--url and --key): its deliveries are kept there, not in a config file');
     client = config
       ? await directClient(config, io.env)
       : httpClient(str(args, 'url') ?? io.env.PBX_GATEWAY_URL ?? 'http://127.0.0.1:8080', str(args, 'key') ?? io.env.PBX_GATEWAY_KEY);
@@ -513,6 +524,9 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (key === 'drift') return await driftCommand(client.desired, desiredFile!, io.stdout, io.stderr, dsOpts);
     if (key === 'apply') return await applyCommand(client.desired, desiredFile!, io.stdout, io.stderr, { ...dsOpts, yes: args.flags.has('yes'), acceptLoss: str(args, 'accept-loss'), maxPruneShare: maxShare, stdin: io.stdin ?? process.stdin });
     if (key === 'export') return await exportCommand(client.desired, str(args, 'tenant')!.split(',').filter(Boolean), io.stdout, dsOpts);
+    // A follow ends with the process (Ctrl-C): nothing of it needs finishing.
+    if (key === 'events') return await eventsCommand(client.api!, io.stdout, { follow: args.flags.has('follow'), json: args.flags.has('json'), after: str(args, 'after'), tenant: str(args, 'tenant'), type: str(args, 'type') });
+    if (key.startsWith('webhooks ')) return await webhooksCommand(key.slice('webhooks '.length), operands, client.api!, io.stdout, { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR });
     if (key === 'migrate') return await migrate(client, migrationBody(args), io.stdout, io.stderr, { json: args.flags.has('json'), bold: Boolean(io.stdout.isTTY) && !io.env.NO_COLOR, progress: Boolean(io.stderr.isTTY) || args.flags.has('progress') });
     if (key !== 'tenants') return await extensions(key.slice('extensions '.length), operands, args, client, io);
     const items = await client.tenants();

@@ -11,6 +11,7 @@ import type { ApiKeyConfig, GatewayConfig, RateLimitConfig, TenantConfig } from 
 import type { AdapterFactory } from './contract';
 import type { FieldFault } from './errors';
 import { ajv, escapePointer, toFieldFaults, validators } from './schemas';
+import { webhookFaults, webhookSecrets, webhookSettings, type WebhookSettings } from './events/webhooks-config';
 
 export type Registry = Readonly<Record<string, AdapterFactory>>;
 
@@ -20,6 +21,10 @@ export interface Config {
   logging: { level: string };
   api_keys: ApiKeyConfig[];
   tenants: Record<string, TenantConfig>;
+  /** Change events: how long the log keeps them (`events.retention_days`, default 7). */
+  events: { retention_ms: number };
+  /** Webhook subscriptions and their delivery settings, defaults filled in (none when the file has no `webhooks`). */
+  webhooks: WebhookSettings;
   /** Where it was read from (the file's path), for naming it in faults found after loading. */
   source?: string;
 }
@@ -107,6 +112,8 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; regis
     });
   });
 
+  webhookFaults(cfg.webhooks, new Set(Object.keys(tenants)), faults);
+
   if (faults.length) throw new ConfigError(source, dedupe(faults));
   return Object.freeze({
     server: {
@@ -122,6 +129,8 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; regis
     logging: { level: cfg.logging?.level ?? 'info' },
     api_keys: cfg.api_keys,
     tenants,
+    events: { retention_ms: Math.round((cfg.events?.retention_days ?? 7) * 86_400_000) },
+    webhooks: webhookSettings(cfg.webhooks),
     source,
   });
 }
@@ -178,7 +187,7 @@ export function configSecrets(config: Config): string[] {
   const keys = config.api_keys.map((k) => k.key).filter((k): k is string => k !== undefined);
   const redis = config.state.redis_url ? [new URL(config.state.redis_url).password].filter(Boolean) : [];
   const sealing = config.state.encryption_key ? [config.state.encryption_key] : [];
-  return [...keys, ...redis, ...sealing, ...Object.values(config.tenants).flatMap((t) => secretValues(t.auth))];
+  return [...keys, ...redis, ...sealing, ...Object.values(config.tenants).flatMap((t) => secretValues(t.auth)), ...webhookSecrets(config.webhooks?.subscriptions ?? [])];
 }
 
 /** SHA-256 of an API key, from the key itself or as configured (`key_sha256`), lower-case hex. */

@@ -301,6 +301,17 @@ export class StateUnavailableError extends GatewayError {
   }
 }
 
+/** A change-feed cursor older than the events' retention: events after it are gone, so the client must start over. */
+export class CursorExpiredError extends GatewayError {
+  readonly status = 410;
+  readonly slug = 'cursor-expired';
+  readonly title = 'The cursor is older than the events kept';
+  constructor(resumeAfter: string) {
+    super('Events after this cursor are no longer kept. Resynchronise from a full list: keep resume_after, list the extensions and ring groups of each tenant, then follow the feed with after=resume_after.');
+    this.extra.resume_after = resumeAfter;
+  }
+}
+
 /** Anything that is not a GatewayError becomes this at the edge: the caller learns nothing of the internals. */
 export class InternalError extends GatewayError {
   readonly status = 500;

@@ -376,7 +376,9 @@ export class Jobs {
 
     state.progress = progressOf(state.items, state.results);
     this.auditStart(state, by);
-    const ctx = backgroundContext(`job-${id}`, RUN_BUDGET_MS);
+    // Its writes are the starting key's (change events name it), whichever instance runs them.
+    const keyId = by.key_id ?? state.started_by.key_id;
+    const ctx: RequestContext = { ...backgroundContext(`job-${id}`, RUN_BUDGET_MS), ...(keyId ? { keyId } : {}) };
     let fault: ItemResult['error'];
     let rowsSinceCheck = 0;
     const apply: JobApply = this.kinds.get(state.kind)?.apply ?? ((c, t, i, d, on, loss, stopBefore) => applyPlan(c, t, i, d, on, loss, stopBefore));

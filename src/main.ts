@@ -18,6 +18,7 @@ import { MemoryStore, type StateStore } from './state/store';
 import { buildTenants, type BuildOptions } from './tenants';
 import { projectRoot } from './project-root';
 import type { Tenant } from './extensions';
+import { startChangeEvents } from './events/setup';
 
 export function configPathFrom(argv: string[], env: NodeJS.ProcessEnv): { path: string; demo: boolean } {
   const i = argv.indexOf('--config');
@@ -113,6 +114,8 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   const logger = createLogger({ level: config.logging.level });
   const store = await createStore(config, logger);
   const metrics = new Metrics();
+  // Change events outlive config reloads: one log and one detector, reading the generation being served.
+  const events = startChangeEvents({ store, logger, metrics, retentionMs: config.events.retention_ms, tenants: () => current.tenants, config: () => current.config });
 
   /** Everything that follows from one config: simulators, tenants with their backend clients, the app. Nothing
    * of it is in use until the caller swaps it in; on a fault, what it started is stopped again. */
@@ -122,7 +125,7 @@ export async function startGateway(config: Config, reg: Registry = registry, env
     const reused = new Set([...(previous?.simulators.values() ?? [])].map((s) => s.sim));
     try {
       Object.values(resolved).forEach((r) => secretValues(r.auth).forEach(registerSecret));
-      const tenants = await buildTenantsChecked(cfg, reg, logger, { resolved, store, metrics });
+      const tenants = await buildTenantsChecked(cfg, reg, logger, { resolved, store, metrics, events: events.recorder });
       const app = createApp({
         tenants,
         apiKeys: cfg.api_keys,
@@ -132,6 +135,8 @@ export async function startGateway(config: Config, reg: Registry = registry, env
         requestBudgetMs: cfg.server.request_budget_ms,
         bodyLimit: cfg.server.body_limit,
         rateLimit: cfg.server.rate_limit,
+        events: events.log,
+        webhooks: cfg.webhooks,
       });
       return { config: cfg, tenants, app, simulators: running };
     } catch (err) {
@@ -152,9 +157,11 @@ export async function startGateway(config: Config, reg: Registry = registry, env
   try {
     current = await generation(config);
   } catch (err) {
+    await events.stop();
     await store.close();
     throw err;
   }
+  events.start();
   const server = http.createServer((req, res) => current.app(req, res));
   const port = env.PORT !== undefined ? Number(env.PORT) : config.server.port;
   try {
@@ -164,6 +171,7 @@ export async function startGateway(config: Config, reg: Registry = registry, env
     });
   } catch (err) {
     await retire(current, undefined, 0);
+    await events.stop();
     await store.close();
     throw listenFault(err, config, env);
   }
@@ -182,6 +190,8 @@ export async function startGateway(config: Config, reg: Registry = registry, env
     }
     logger.level = next.logging.level;
     current = built;
+    // The new app's deliverer (if it has subscriptions) took over the old one's; without any, the old one stops.
+    void webhooksOf(old).close();
     logger.info({ tenants: [...current.tenants.keys()] }, 'configuration reloaded');
     void retire(old, current, old.config.server.shutdown_grace_ms);
   }
@@ -209,11 +219,18 @@ export async function startGateway(config: Config, reg: Registry = registry, env
       await closed;
       clearInterval(sweep);
       clearTimeout(cut);
+      await webhooksOf(current).close();
+      await events.stop();
       await retire(current, undefined, 0);
       await store.close();
       logger.flush();
     },
   };
+}
+
+/** The webhook deliverer a generation's app runs (a no-op when it has no subscriptions). */
+function webhooksOf(g: Generation): { close(): Promise<void> } {
+  return ((g.app as { locals?: { webhooks?: { close(): Promise<void> } } }).locals?.webhooks) ?? { close: async () => undefined };
 }
 
 /** The listening address refused (in use, not permitted, not this host's): a fault of the config (or PORT). */

@@ -26,6 +26,9 @@ export class Metrics {
   private readonly breaker = new client.Gauge({ name: 'pbxgw_backend_circuit_state', help: 'Circuit breaker per tenant backend: 0 closed, 1 half-open, 2 open', labelNames: ['tenant', 'backend'], registers: [this.registry] });
   private readonly sessions = new client.Counter({ name: 'pbxgw_backend_session_events_total', help: 'Backend logins and token renewals', labelNames: ['tenant', 'backend', 'event'], registers: [this.registry] });
 
+  private readonly webhookDeliveries = new client.Counter({ name: 'pbxgw_webhook_deliveries_total', help: 'Webhook delivery attempts by subscription and outcome (delivered, failed, given_up)', labelNames: ['subscription', 'outcome'], registers: [this.registry] });
+  private readonly webhookLagSeconds = new client.Histogram({ name: 'pbxgw_webhook_delivery_lag_seconds', help: 'From an event to its delivery to a webhook subscription', labelNames: ['subscription'], buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600, 21600, 86400], registers: [this.registry] });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) client.collectDefaultMetrics({ register: this.registry, prefix: 'pbxgw_' });
   }
@@ -48,6 +51,21 @@ export class Metrics {
       breaker: (state) => this.breaker.set({ tenant, backend }, BREAKER_VALUE[state]),
       session: (event) => this.sessions.inc({ tenant, backend, event }),
     };
+  }
+
+  /** One webhook delivery attempt; the subscription is a configured id. */
+  webhookDelivery(subscription: string, outcome: 'delivered' | 'failed' | 'given_up'): void {
+    this.webhookDeliveries.inc({ subscription, outcome });
+  }
+
+  webhookLag(subscription: string, seconds: number): void {
+    this.webhookLagSeconds.observe({ subscription }, seconds);
+  }
+
+  private readonly events = new client.Counter({ name: 'pbxgw_events_total', help: 'Change events emitted, by source (gateway, pbx) and type', labelNames: ['source', 'type'], registers: [this.registry] });
+  /** One change event emitted (src/events). */
+  event(source: 'gateway' | 'pbx', type: string): void {
+    this.events.inc({ source, type });
   }
 
   text(): Promise<string> {

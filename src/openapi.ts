@@ -6,6 +6,8 @@
 import batchDeleteResult from '../schemas/batch-delete-result.schema.json';
 import callSummary from '../schemas/call-summary.schema.json';
 import device from '../schemas/device.schema.json';
+import eventPage from '../schemas/event-page.schema.json';
+import changeEvent from '../schemas/event.schema.json';
 import extensionCreate from '../schemas/extension-create.schema.json';
 import extensionPatch from '../schemas/extension-patch.schema.json';
 import extension from '../schemas/extension.schema.json';
@@ -22,8 +24,12 @@ import voicemailMessage from '../schemas/voicemail-message.schema.json';
 import desiredState from '../schemas/desired-state.schema.json';
 import desiredStatePlan from '../schemas/desired-state-plan.schema.json';
 
+import webhook from '../schemas/webhook.schema.json';
+import webhookDelivery from '../schemas/webhook-delivery.schema.json';
+
+
 type Json = Record<string, unknown>;
-const SCHEMAS = [migrationCreate, job, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch, desiredState, desiredStatePlan] as Json[];
+const SCHEMAS = [migrationCreate, job, extension, extensionCreate, extensionPatch, problem, tenant, batchDeleteResult, device, queue, callSummary, voicemailMessage, ringGroup, ringGroupCreate, ringGroupPatch, desiredState, desiredStatePlan, webhook, webhookDelivery, changeEvent, eventPage] as Json[];
 
 const fileOf = (s: Json) => String(s.$id).split('/').pop()!;
 const pascal = (s: string) => s.replace(/(^|_)(\w)/g, (_m, _u, c: string) => c.toUpperCase());
@@ -195,6 +201,7 @@ interface Operation {
 const T = { name: 'tenant', in: 'path', required: true, schema: { type: 'string' }, description: 'A configured tenant this API key may use.' };
 const ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The backend's own id of the extension (a UUID or a number, as the backend gives it)." };
 const RG_ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The backend's own id of the ring group." };
+const WEBHOOK_ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The subscription's id, as configured (webhooks.subscriptions[].id)." };
 const JOB_ID = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The job's id (a migration's is its job's)." };
 const IDEMPOTENCY_KEY = {
   name: 'Idempotency-Key',
@@ -299,6 +306,14 @@ export const OPERATIONS: Operation[] = [
     ok: { status: 200, description: 'The drift', schema: ref('DesiredDrift') },
   },
   { method: 'get', path: '/v1/tenants/{tenant}/desired-state', tag: 'desired state', summary: 'The tenant as a desired-state file (no passwords, no prune): planned as it is, it has no changes', query: 'none', backend: true, ok: { status: 200, description: 'A desired-state file', schema: ref('DesiredState') }, problems: { 501: 'The backend cannot list extensions' } },
+  {
+    method: 'get', path: '/v1/events', tag: 'events', summary: 'The change feed: events after a cursor, of the tenants this key may use (wait: long polling)', query: 'events', state: true,
+    ok: { status: 200, description: 'A page of events, oldest first', schema: ref('EventPage') },
+    problems: { 403: 'forbidden: a tenant asked for that this key may not use', 410: 'cursor-expired: events after this cursor are no longer kept; resynchronise from a full list, then follow from resume_after' },
+  },
+  { method: 'get', path: '/v1/webhooks', tag: 'webhooks', summary: 'The webhook subscriptions this key may see (every tenant each covers is the key\'s), with the state of their deliveries', query: 'none', state: true, ok: { status: 200, description: 'Subscriptions', schema: collection(ref('Webhook')) } },
+  { method: 'get', path: '/v1/webhooks/{id}/deliveries', tag: 'webhooks', summary: 'The recent delivery attempts of a subscription (the last 100), newest first', query: 'none', state: true, ok: { status: 200, description: 'Attempts', schema: collection(ref('WebhookDelivery')) }, problems: { 404: 'No such subscription, or not one this key may see' } },
+  { method: 'post', path: '/v1/webhooks/{id}/enable', tag: 'webhooks', summary: 'Enable a subscription again (after consecutive failures disabled it): it delivers what it missed, from its cursor, while the events are kept', query: 'none', state: true, ok: { status: 200, description: 'The subscription, enabled', schema: ref('Webhook') }, problems: { 404: 'No such subscription, or not one this key may see' } },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Ring groups', query: 'view', backend: true, ok: { status: 200, description: 'Ring groups', schema: collection(ref('RingGroup')) }, problems: { 501: 'The backend has no ring groups' } },
   { method: 'post', path: '/v1/tenants/{tenant}/ring-groups', tag: 'ring groups', summary: 'Create a ring group', query: 'none', body: 'RingGroupCreate', backend: true, ok: { status: 201, description: 'Created', schema: ref('RingGroup'), headers: ['Location'] }, problems: { 409: 'The number exists already', 422: 'A value the backend refused', 501: 'The backend has no ring groups' } },
   { method: 'get', path: '/v1/tenants/{tenant}/ring-groups/{id}', tag: 'ring groups', summary: 'One ring group', query: 'view', backend: true, ok: { status: 200, description: 'The ring group', schema: ref('RingGroup') }, problems: { 501: 'The backend has no ring groups' } },
@@ -346,6 +361,8 @@ const TAGS: Record<string, string> = {
   jobs: 'Bulk work going on in the background (imports too large for their request, migrations).',
   'ring groups': 'Ring groups: one number that rings several extensions.',
   'desired state': 'A file of the extensions and ring groups each tenant should have: planned, applied, checked for drift, exported.',
+  events: 'Change events of extensions and ring groups, whether written through the gateway or found changed on the PBX: a feed after a cursor.',
+  webhooks: 'Change events pushed to the receivers of the config, signed (Standard Webhooks): each subscription\'s state and attempts, and enabling one again.',
 };
 const RATE_LIMIT_HEADERS = ['RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
 const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
@@ -378,7 +395,7 @@ export function buildOpenApi(version: string): Json {
     const jobPath = /^\/v1\/(jobs|migrations)\//.test(op.path);
     const params = [
       ...(op.path.includes('{tenant}') ? [T] : []),
-      ...(op.path.includes('{id}') ? [jobPath ? JOB_ID : op.path.includes('/ring-groups/') ? RG_ID : ID] : []),
+      ...(op.path.includes('{id}') ? [jobPath ? JOB_ID : op.path.startsWith('/v1/webhooks/') ? WEBHOOK_ID : op.path.includes('/ring-groups/') ? RG_ID : ID] : []),
       ...queryParameters(op.query),
       ...(op.idempotent ? [IDEMPOTENCY_KEY] : []),
     ];

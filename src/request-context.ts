@@ -13,6 +13,8 @@ export interface RequestContext {
   /** Work no client is waiting on (a migration, a job): its backend calls wait their turn in the account's pacing
    * whatever the wait, where an interactive request's call is refused (503) when the wait exceeds its budget. */
   background?: boolean;
+  /** The API key on whose behalf the work is done (a request's, or the one that started a job): change events name it. */
+  keyId?: string;
 }
 
 /** A context whose budget starts now; `background: true` for migrations and jobs (see RequestContext.background). */

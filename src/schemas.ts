@@ -95,6 +95,7 @@ export const validators = {
     exportExtensions: query('exportExtensions'),
     importExtensions: query('importExtensions'),
     directory: query('directory'),
+    events: query('events'),
     batchDelete: query('batchDelete'),
     desiredStateApply: query('desiredStateApply'),
     none: query('none'),

@@ -9,6 +9,7 @@ import type { Config, Registry } from './config';
 import type { Tenant } from './extensions';
 import { registerSecret } from './log';
 import type { Metrics } from './metrics';
+import { observeWrites, type ChangeRecorder } from './events/observe';
 import { accountKey, Pacers, pacingSettings } from './pacing';
 import { RedisStore } from './state/redis';
 import { MemoryStore, type StateStore } from './state/store';
@@ -21,6 +22,8 @@ export interface BuildOptions {
   /** Shared state for adapters (backend sessions); default in memory. */
   store?: StateStore;
   metrics?: Metrics;
+  /** Change events: every tenant's writes are observed (src/events/observe.ts); none when absent. */
+  events?: ChangeRecorder;
 }
 
 export function buildTenants(config: Config, registry: Registry, logger: Logger, opts: BuildOptions = {}): Map<string, Tenant> {
@@ -55,7 +58,8 @@ export function buildTenants(config: Config, registry: Registry, logger: Logger,
       metrics: opts.metrics?.forBackend(name, entry.backend),
       pacer: pacer || undefined,
     });
-    const adapter = factory.create({ tenant: name, config: tenantConfig, http, logger: tenantLogger, state: namespaced(store, `tenant:${name}:`) });
+    const backendAdapter = factory.create({ tenant: name, config: tenantConfig, http, logger: tenantLogger, state: namespaced(store, `tenant:${name}:`) });
+    const adapter = opts.events ? observeWrites(backendAdapter, name, opts.events) : backendAdapter;
     tenants.set(name, { name, backend: entry.backend, adapter, http });
   }
   return tenants;

@@ -12,6 +12,6 @@ it('config/demo.yaml is valid and names a tenant per backend', () => {
 });
 
 it('config/example.yaml is valid once its variables are set', () => {
-  const env = { OPS_API_KEY: 'x'.repeat(20), VOIPBIN_ACCESSKEY: 'vb', VITALPBX_APP_KEY: 'k', ISSABEL_PASSWORD: 'p' };
+  const env = { OPS_API_KEY: 'x'.repeat(20), VOIPBIN_ACCESSKEY: 'vb', VITALPBX_APP_KEY: 'k', ISSABEL_PASSWORD: 'p', CRM_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' };
   expect(() => parseConfig(read('example.yaml'), { registry, env })).not.toThrow();
 });

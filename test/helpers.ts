@@ -6,8 +6,10 @@ import { configSecrets, parseConfig, type Config, type Registry } from '../src/c
 import { createApp } from '../src/http/app';
 import { createLogger, registerSecret } from '../src/log';
 import { Metrics } from '../src/metrics';
+import { RedisStore } from '../src/state/redis';
 import { MemoryStore, type StateStore } from '../src/state/store';
 import { buildTenants } from '../src/tenants';
+import { startChangeEvents, type ChangeEvents } from '../src/events/setup';
 
 export interface TestGateway {
   app: ReturnType<typeof createApp>;
@@ -16,6 +18,8 @@ export interface TestGateway {
   logs(): string;
   /** Retry-After waits the gateway took, in ms. */
   waits: number[];
+  /** Change events: the log (also `app.locals.events`) and the detector (not started: `events.detector.compare(tenant)`). */
+  events: ChangeEvents;
 }
 
 export function buildTestGateway(config: object, opts: { registry?: Registry; requestBudgetMs?: number; env?: NodeJS.ProcessEnv; store?: StateStore } = {}): TestGateway {
@@ -28,7 +32,8 @@ export function buildTestGateway(config: object, opts: { registry?: Registry; re
   const waits: number[] = [];
   const store = opts.store ?? new MemoryStore();
   const metrics = new Metrics({ defaultMetrics: false });
-  const tenants = buildTenants(parsed, registry, logger, { sleep: async (ms) => void waits.push(ms), store, metrics });
+  const events = startChangeEvents({ store, logger, metrics, retentionMs: parsed.events.retention_ms, tenants: () => tenants, config: () => parsed });
+  const tenants = buildTenants(parsed, registry, logger, { sleep: async (ms) => void waits.push(ms), store, metrics, events: events.recorder });
   const app = createApp({
     tenants,
     apiKeys: parsed.api_keys,
@@ -38,8 +43,9 @@ export function buildTestGateway(config: object, opts: { registry?: Registry; re
     requestBudgetMs: opts.requestBudgetMs ?? 5000,
     bodyLimit: parsed.server.body_limit,
     rateLimit: parsed.server.rate_limit,
+    events: events.log,
   });
-  return { app, config: parsed, logs: () => lines, waits };
+  return { app, config: parsed, logs: () => lines, waits, events };
 }
 
 export const TEST_REDIS_URL = process.env.PBX_GATEWAY_TEST_REDIS ?? 'redis://127.0.0.1:6379/15';
@@ -55,4 +61,11 @@ export async function requireRedis(url = TEST_REDIS_URL): Promise<void> {
     s.once('timeout', () => (s.destroy(), resolve(false)));
   });
   if (!ok) throw new Error(`These tests need Redis at ${url} and none answers. Start one (.ci/run does) or set PBX_GATEWAY_TEST_REDIS.`);
+}
+
+/** Remove what a test's Redis store wrote under its own random prefix (streams and hashes do not expire). */
+export async function dropKeys(store: StateStore): Promise<void> {
+  if (!(store instanceof RedisStore) || store.prefix === 'pbxgw:') return;
+  const keys = await store.client.keys(`${store.prefix}*`);
+  if (keys.length) await store.client.del(...keys);
 }

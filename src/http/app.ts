@@ -32,6 +32,12 @@ import { directoryRoutes } from './routes/directory';
 import { extensionRoutes } from './routes/extensions';
 import { ringGroupRoutes } from './routes/ring-groups';
 import { tenantRoutes } from './routes/tenants';
+import { eventRoutes } from './routes/events';
+import { createEventLog } from '../events/log';
+import { webhookRoutes } from './routes/webhooks';
+import { Webhooks, type WebhooksOptions } from '../events/webhooks';
+import type { WebhookSettings } from '../events/webhooks-config';
+import type { EventLog } from '../events/types';
 
 export interface AppDeps {
   tenants: ReadonlyMap<string, Tenant>;
@@ -49,6 +55,12 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Failed authentications one client address may have in a window before they are 429 (default 10 a minute). */
   authFailures?: AuthFailureLimit;
+  /** The change events' log (`app.locals.events`), shared with the tenants' observed writes; default in memory. */
+  events?: EventLog;
+  /** Webhook subscriptions (the config's `webhooks`): delivered from `app.locals.events` while the app lives. */
+  webhooks?: WebhookSettings;
+  /** Timing of the webhook deliverer (tests shorten it). */
+  webhookOptions?: Pick<WebhooksOptions, 'idleMs' | 'leaseMs' | 'random'>;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -143,6 +155,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const store = deps.store ?? new MemoryStore();
+  app.locals.events = deps.events ?? createEventLog(new MemoryStore());
   app.use('/v1', apiGuards(keys, store, deps.rateLimit ?? { requests: 600, window_s: 60 }, deps.authFailures));
   // Every route on the app's own router, none in a sub-router: a request is matched against route patterns
   // only, instead of entering and leaving one router per area on its way (measured: bench/README.md).
@@ -160,6 +173,12 @@ export function createApp(deps: AppDeps): express.Express {
   migrationRoutes(app, new Migrations(store, () => deps.tenants, deps.logger, jobs));
   jobRoutes(app, jobs);
   desiredStateRoutes(app, deps.tenants, new DesiredStates(store, () => deps.tenants, jobs));
+  eventRoutes(app, () => app.locals.events as EventLog);
+  // Webhook deliveries run from the app's life (`app.locals.webhooks`: `close()` stops them; an app built again on
+  // the same store, a config reload, takes them over).
+  const webhooks = deps.webhooks?.subscriptions.length ? new Webhooks(store, () => app.locals.events as EventLog | undefined, deps.webhooks, { logger: deps.logger, metrics, ...deps.webhookOptions }).start() : undefined;
+  app.locals.webhooks = webhooks;
+  webhookRoutes(app, () => webhooks);
 
   // Operations and the console after the API: the API's requests, the many, are matched first.
   app.get('/healthz', (_req, res) => {

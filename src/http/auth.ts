@@ -81,6 +81,7 @@ export function authenticate(keys: ApiKeys) {
     if (key.key === undefined) registerSecret(match[1]);
     req.apiKey = key;
     if (req.log) req.log.bindings.key_id = key.id;
+    if (req.ctx) req.ctx.keyId = key.id;
     next();
   };
 }

@@ -156,6 +156,14 @@ it('finds an extension, creates one with a generated password shown once, edits 
   await page.getByRole('heading', { name: 'Extensions of demo-voipbin' }).waitFor();
   const after = (await api('/v1/tenants/demo-voipbin/extensions?page_size=500')) as { items: { extension: string }[] };
   expect(after.items.some((e) => e.extension === '777')).toBe(false);
+  // The tenant's page lists its change events, newest first: the deletion, then the edit and the creation.
+  const events = page.locator('section', { hasText: 'Recent events' }).locator('tbody tr');
+  await events.filter({ hasText: 'extension.deleted' }).waitFor();
+  const rows = await events.allInnerTexts();
+  expect(rows.slice(0, 3).map((r) => /extension\.(\w+)/.exec(r)?.[1])).toEqual(['deleted', 'updated', 'created']);
+  expect(rows[0]).toContain('777');
+  expect(rows[1]).toContain('name');
+  await audit('extensions with recent events');
 });
 
 it('shows an API problem next to the field it points at', async () => {

@@ -191,6 +191,10 @@ it('orders ring groups after their new members, deletes before a number is used 
   expect(s.box.sim.raw('601')).toMatchObject({ name: 'Was A Group' });
   // The extension delete reloads on its own (the vendor's DELETE ignores `reload`); with the one at the end, two.
   expect(s.box.sim.counters.reloads - reloads).toBe(2);
+  // Each item is one change event of the key that applied it, from the job.
+  const events = (await s.api().get('/v1/events?tenant=box&limit=100').set(auth).expect(200)).body.events as { type: string; source: string; key_id?: string; request_id: string; data: { id: string; extension?: string } }[];
+  expect(events.map((e) => `${e.type}:${e.data.extension ?? e.data.id}`)).toEqual(['ring_group.deleted:601', 'extension.created:1010', 'extension.created:601', 'ring_group.updated:600', 'extension.deleted:1004', 'ring_group.created:1004']);
+  expect(new Set(events.map((e) => `${e.source}/${e.key_id}/${e.request_id}`))).toEqual(new Set([`gateway/ops/job-${job.id}`]));
   expect((await s.plan(file)).changes).toBe(false);
 });
 
