@@ -28,7 +28,7 @@ import type { BatchDeleteItem, Extension } from './contract';
 import { GatewayError, NotFoundError, UnprocessableError } from './errors';
 import * as ops from './extensions';
 import { toProblem } from './http/problems';
-import { createLogger } from './log';
+import { createLogger, urlWithoutCredentials } from './log';
 import { buildTenantsChecked, main, startSimulators } from './main';
 import { readPage, type Page } from './paging';
 import { newRequestContext, type RequestContext } from './request-context';
@@ -167,16 +167,7 @@ export function gatewayBase(url: string): string {
 
 /** A URL fit to print: no user, password, query or fragment (a key may sit in any of them). */
 export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//').replace(/[?#].*$/, '');
-  }
+  return urlWithoutCredentials(url).replace(/\/$/, '');
 }
 
 /** Why a fetch failed, in words: undici's "fetch failed" hides the cause (a code, possibly in an AggregateError). */

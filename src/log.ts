@@ -63,6 +63,20 @@ export function redactUrl(url: string): string {
   return url.replace(QUERY_PARAM, (whole, sep: string, name: string, value: string) => (value && isSecretParam(name) ? `${sep}${name}=[REDACTED]` : whole));
 }
 
+/** A URL fit to show or print: no user, password, query or fragment (a key or token may sit in any of them). */
+export function urlWithoutCredentials(value: string): string {
+  try {
+    const u = new URL(value);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.toString();
+  } catch {
+    return value.replace(/\/\/[^/@]*@/, '//').replace(/[?#].*$/, '');
+  }
+}
+
 const knownSecrets = new Set<string>();
 let secretPattern: RegExp | null = null;
 

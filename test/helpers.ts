@@ -69,3 +69,14 @@ export async function dropKeys(store: StateStore): Promise<void> {
   const keys = await store.client.keys(`${store.prefix}*`);
   if (keys.length) await store.client.del(...keys);
 }
+
+/** Wait, for at most `ms`, until `probe` answers something truthy (a condition another part brings about). */
+export async function until<T>(what: string, probe: () => T | Promise<T>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

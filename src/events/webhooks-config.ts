@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type { WebhooksConfig, WebhookSubscriptionConfig } from '../../schemas/types';
 import type { FieldFault } from '../errors';
+import { urlWithoutCredentials } from '../log';
 import type { EventType } from './types';
 
 export interface WebhookSubscription {
@@ -90,18 +91,7 @@ function urlProblem(value: string, allowHttpLoopback: boolean): string | undefin
 }
 
 /** A URL as shown to API callers and in logs: no user, password, query or fragment (a credential may sit there). */
-export function displayUrl(value: string): string {
-  try {
-    const u = new URL(value);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    return u.toString();
-  } catch {
-    return value.replace(/\/\/[^/@]*@/, '//').replace(/[?#].*$/, '');
-  }
-}
+export const displayUrl = urlWithoutCredentials;
 
 /** The secrets of the webhooks section, for the logger to scrub: signing secrets and any URL credential. */
 export function webhookSecrets(subscriptions: readonly Pick<WebhookSubscription, 'url' | 'secret'>[]): string[] {

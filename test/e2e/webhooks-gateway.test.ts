@@ -9,6 +9,7 @@ import { Webhook } from 'standardwebhooks';
 import { registry } from '../../adapters';
 import { parseConfig, type Config } from '../../src/config';
 import { startGateway, type RunningGateway } from '../../src/main';
+import { until } from '../helpers';
 
 const KEY = 'webhooks-gateway-key-0001';
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -54,15 +55,6 @@ afterAll(async () => {
 const api = (method: string, path: string, body?: object, requestId?: string) =>
   fetch(`${gateway.url}${path}`, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...(requestId ? { 'x-request-id': requestId } : {}) }, body: body && JSON.stringify(body) });
 
-async function until<T>(what: string, probe: () => T | Promise<T>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 type Payload = { type: string; data: { id: string; source: string; key_id?: string; request_id?: string; changed_fields?: string[]; tenant: string; data: { id: string; name: string } } };
 const payloads = () => received.map((d) => new Webhook(SECRET).verify(d.body, d.headers) as Payload);

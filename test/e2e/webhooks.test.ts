@@ -25,7 +25,7 @@ import { Metrics } from '../../src/metrics';
 import { RedisStore } from '../../src/state/redis';
 import { MemoryStore, type StateStore } from '../../src/state/store';
 import { buildTenants } from '../../src/tenants';
-import { requireRedis, TEST_REDIS_URL } from '../helpers';
+import { requireRedis, TEST_REDIS_URL, until } from '../helpers';
 
 const KEY = 'webhooks-test-key-00000001';
 const READER = 'webhooks-test-reader-0001';
@@ -112,16 +112,6 @@ function change(extension: string, tenant = 'acme', name = `Name ${++seq}`): New
   return { type: 'extension.updated', tenant, backend: 'voipbin', source: 'pbx', changed_fields: ['name'], data: { id: extension, extension, name } as NewEvent['data'] };
 }
 
-/** Wait (bounded) for a condition that the deliverer brings about. */
-async function until<T>(what: string, probe: () => T | Promise<T>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Every accepted delivery verifies with the Standard Webhooks verifier; the payloads, in the order received. */
 function verified(got: Received[]) {
