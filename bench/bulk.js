@@ -1,4 +1,4 @@
-// npm run bench:bulk [-- --rows 100,1000 --tenant-size 1000 --skip-migration]
+// npm run bench:bulk [-- --rows 100,1000 --tenant-size 1000 --skip-imports --skip-migration]
 // Bulk work against the vendor's own limit: imports of N new extensions into a VoIPBIN tenant holding 1,000
 // (the simulator enforcing VoIPBIN's real 16.7 requests/s with a burst of 33) and into an Issabel tenant, through
 // one gateway and through two gateway instances sharing Redis (each importing half the rows); then a migration
@@ -127,7 +127,7 @@ async function run({ label, target, backendUrl, limit, minCalls, work }) {
   await flushRedis();
   const pair = [await startGateway(backends, 'bulk-a', true), await startGateway(backends, 'bulk-b', true)];
 
-  for (const n of ROWS) {
+  for (const n of process.argv.includes('--skip-imports') ? [] : ROWS) {
     const numbers = Array.from({ length: n }, (_, i) => String(500000 + i));
     // The least an import needs: one walk of the tenant's list (pages of 100, and the empty page that ends it)
     // and one create per row.
@@ -155,6 +155,29 @@ async function run({ label, target, backendUrl, limit, minCalls, work }) {
     const isMin = 1 + 3 * n + 1;
     rows.push(await run({ label: `import ${n}, one gateway`, target: `issabel (${TENANT_SIZE})`, backendUrl: backends.issabel.url, limit: ISSABEL_PACING, minCalls: isMin, work: async () => outcomeOf(await importRows(one, 'box', numbers)) }));
   }
+
+  // A desired state adding N extensions to the VoIPBIN tenant: plan (one walk of the tenant), then apply (which
+  // plans again, a second walk, to refuse a stale plan) as a job: one create per new extension.
+  const n = ROWS[0];
+  const wanted = Array.from({ length: n }, (_, i) => ({ extension: String(600000 + i), name: `Desired ${i}`, password: `Desired-Secret-${i}-0123456789` }));
+  rows.push(
+    await run({
+      label: `desired state +${n}, plan and apply`,
+      target: `voipbin (${TENANT_SIZE})`,
+      backendUrl: backends.voipbin.url,
+      limit,
+      minCalls: 2 * (Math.floor(TENANT_SIZE / PAGE) + 1) + n,
+      work: async () => {
+        const file = JSON.stringify({ tenants: { cloud: { extensions: wanted } } });
+        const headers = { ...auth, 'content-type': 'application/json' };
+        const plan = await (await fetch(`${one}/v1/desired-state/plan`, { method: 'POST', headers, body: file })).json();
+        const res = await fetch(`${one}/v1/desired-state/apply?fingerprint=${plan.fingerprint}`, { method: 'POST', headers, body: file });
+        if (res.status !== 202) throw new Error(`apply answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+        const [job] = (await res.json()).jobs;
+        return outcomeOf(await untilDone(one, `/v1/jobs/${job.id}`));
+      },
+    }),
+  );
 
   if (!process.argv.includes('--skip-migration')) {
     // Issabel (1,000) -> an empty VoIPBIN tenant: read the source once, walk the (empty) target once, one create each.
