@@ -33,7 +33,9 @@ export interface ContractOptions<S> {
 async function makeHarness<S>(opts: ContractOptions<S>, mode: FakeMode): Promise<Harness<S>> {
   const backend = opts.makeBackend();
   const fake = await startFake(mode, backend);
-  const tenant = (a: Record<string, unknown>) => ({ backend: opts.factory.backend, base_url: fake.baseUrl, timeout_ms: 500, auth: a, ...backend.tenantExtra });
+  // 2 s per backend call: short enough for the hang check, long enough that a list of 150 from a simulator in the
+  // same loaded CI machine (2 cores, every jest worker busy) is not cut as a timeout (500 ms once was).
+  const tenant = (a: Record<string, unknown>) => ({ backend: opts.factory.backend, base_url: fake.baseUrl, timeout_ms: 2000, auth: a, ...backend.tenantExtra });
   const gateway = buildTestGateway(
     { api_keys: [{ id: 'contract', key: KEY, tenants: ['*'], scopes: ['read', 'write', 'secrets'] }], tenants: { t1: tenant(backend.auth), badauth: tenant(backend.badAuth) } },
     { registry: { [opts.factory.backend]: opts.factory } },
