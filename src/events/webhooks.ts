@@ -104,7 +104,7 @@ export class Webhooks {
     return this;
   }
 
-  /** Stop: attempts in flight are cut (their events are sent again by whoever delivers next), leases released. */
+  /** Stop: no new attempt starts; one under way ends (within its timeout) and is recorded; leases released. */
   async close(): Promise<void> {
     this.stop.abort();
     await Promise.all(this.loops);
@@ -242,7 +242,7 @@ export class Webhooks {
     if (!(await this.hold(sub.id))) return idle;
     const at = new Date();
     const outcome = await this.send(sub, event, at);
-    if (this.stop.signal.aborted) return { ms: 0 }; // cut by close: whoever delivers next sends it again
+    // Closing meanwhile: the attempt's outcome is still recorded below (close waits for it), then the loop ends.
 
     const record: WebhookDelivery = { event_id: event.id, event_type: event.type, tenant: event.tenant, attempt, at: at.toISOString(), outcome: outcome.ok ? 'delivered' : 'failed', duration_ms: Math.round(outcome.ms) };
     if (outcome.status !== undefined) record.status_code = outcome.status;
@@ -296,7 +296,9 @@ export class Webhooks {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
     try {
-      const res = await fetch(url, { method: 'POST', headers, body: payload, redirect: 'manual', signal: AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs), this.stop.signal]) });
+      // Not cut by close: an attempt under way ends (within its timeout) and is recorded, so a receiver that
+      // answered is not sent the event again by the next deliverer.
+      const res = await fetch(url, { method: 'POST', headers, body: payload, redirect: 'manual', signal: AbortSignal.timeout(this.settings.timeoutMs) });
       // The answer's body is not read (nor kept): only its code counts.
       await res.body?.cancel().catch(() => undefined);
       if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, ms: elapsed() };
