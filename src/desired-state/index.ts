@@ -57,17 +57,13 @@ export class DesiredStates {
     return out;
   }
 
-  /** Read every tenant the file names (one after another: each within its own vendor's pacing) and plan it. */
+  /** Read every tenant the file names, all at once (each has its own backend and pacing), and plan each. */
   async plan(ctx: RequestContext, file: DesiredState): Promise<{ plan: DesiredStatePlan; readings: Map<string, TenantReading> }> {
-    const readings = new Map<string, TenantReading>();
-    const plans: DesiredTenantPlan[] = [];
-    for (const tenant of this.tenantsOf(file)) {
-      const want = file.tenants[tenant.name]!;
-      if (!tenant.adapter.capabilities.extensions.list) throw new UnsupportedError(tenant.backend, 'extensions.list');
-      const reading = await readTenant(ctx, tenant, want);
-      readings.set(tenant.name, reading);
-      plans.push(planTenant(tenant.name, tenant.backend, tenant.adapter.capabilities, want, reading));
-    }
+    const tenants = this.tenantsOf(file);
+    for (const t of tenants) if (!t.adapter.capabilities.extensions.list) throw new UnsupportedError(t.backend, 'extensions.list');
+    const read = await Promise.all(tenants.map((t) => readTenant(ctx, t, file.tenants[t.name])));
+    const readings = new Map(tenants.map((t, i) => [t.name, read[i]]));
+    const plans: DesiredTenantPlan[] = tenants.map((t, i) => planTenant(t.name, t.backend, t.adapter.capabilities, file.tenants[t.name]!, read[i]));
     const items = plans.flatMap((p) => p.items);
     const plan: DesiredStatePlan = {
       fingerprint: fingerprint(file, readings, await fingerprintKey(this.store)),
