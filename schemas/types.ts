@@ -684,7 +684,7 @@ export interface DesiredItem {
    * Its place in the order an apply runs the tenant's items.
    */
   row: number;
-  kind: 'extension' | 'ring_group';
+  kind: ObjectKind;
   /**
    * The number.
    */
@@ -694,8 +694,11 @@ export interface DesiredItem {
    * For a lossy item: what an apply that accepts the loss does.
    */
   then?: 'create' | 'update' | 'unchanged';
+  /**
+   * Each field that changes, from what to what; a password shows as "(hidden)".
+   */
   changes?: {
-    [k: string]: DesiredChange | undefined;
+    [k: string]: FieldChange | undefined;
   };
   /**
    * Fields the file sets that this backend cannot hold: accept them by name (accept_loss) or the apply refuses.
@@ -712,20 +715,6 @@ export interface DesiredItem {
   pointer?: string;
 }
 /**
- * This interface was referenced by `DesiredStatePlan`'s JSON-Schema
- * via the `definition` "change".
- */
-export interface DesiredChange {
-  /**
-   * The value now; a password shows as "(hidden)".
-   */
-  from: string | number | null | string[];
-  /**
-   * The value after the apply; a password shows as "(hidden)".
-   */
-  to: string | number | null | string[];
-}
-/**
  * What differs on the PBXes from the file (POST /v1/desired-state/drift): missing (in the file, not on the PBX), changed (with the fields), extra (on the PBX, not in the file, where the file prunes).
  *
  * This interface was referenced by `DesiredStatePlan`'s JSON-Schema
@@ -739,7 +728,7 @@ export interface DesiredDrift {
     backend: string;
     in_sync: number;
     drift: {
-      kind: 'extension' | 'ring_group';
+      kind: ObjectKind;
       extension: string;
       state: 'missing' | 'changed' | 'extra' | 'invalid';
       fields?: string[];

@@ -24,9 +24,11 @@ import type { Tenant } from './extensions';
 import { toProblem } from './http/problems';
 import { newRequestContext, type RequestContext } from './request-context';
 import type { StateStore } from './state/store';
+import type { Job, JobProgress } from '../schemas/types';
 
-export type JobKind = 'migration' | 'import' | 'desired-state';
-export type JobStatus = 'running' | 'done' | 'failed' | 'interrupted' | 'cancelled';
+export type { JobProgress };
+export type JobKind = Job['kind'];
+export type JobStatus = Job['status'];
 
 const KEEP_MS = 30 * 24 * 3600_000;
 export const LEASE_MS = 15_000;
@@ -45,14 +47,6 @@ const faultReason = (title: string) => `the backend failed (${title}) before thi
 /** Problems that say the backend (not the row) is at fault: a run stops starting rows at the first. */
 const BACKEND_FAULTS = new Set(['backend-unavailable', 'backend-timeout', 'backend-circuit-open', 'backend-busy', 'rate-limited', 'backend-auth-failed', 'outcome-uncertain', 'state-unavailable']);
 const isBackendFault = (r: ItemResult) => r.status === 'failed' && r.error !== undefined && BACKEND_FAULTS.has(r.error.type.replace('/problems/', ''));
-
-export interface JobProgress {
-  total: number;
-  done: number;
-  failed: number;
-  skipped: number;
-  not_done: number;
-}
 
 export interface JobState {
   id: string;
@@ -97,7 +91,8 @@ export interface JobKindSpec {
   reload(ctx: RequestContext, state: JobState, kept: unknown): Promise<{ target: Tenant; desired: Map<number, Desired>; payload?: unknown }>;
   /** A kind whose items are not `applyPlan`'s extension rows applies them itself. */
   apply?: JobApply;
-  /** Taken up again: which rows are done already (found so on the target) and which to run, from a fresh read. */
+  /** Taken up again (`state.results`: the rows done or skipped): which other rows are found done on the target and
+   * which to run, from a fresh read. Default: `applyPlan`'s extension rows (replanRows). */
   replan?(ctx: RequestContext, state: JobState, target: Tenant, payload: unknown): Promise<{ results: ItemResult[]; toRun: PlanItem[] }>;
 }
 
@@ -120,6 +115,30 @@ function progressOf(items: PlanItem[], results: ItemResult[]): JobProgress {
   const p: JobProgress = { total: items.length, done: 0, failed: 0, skipped: 0, not_done: 0 };
   for (const r of results) p[r.status]++;
   return p;
+}
+
+/**
+ * Extension rows (`applyPlan`'s) taken up again: of the rows not done, a create that landed unrecorded is found on
+ * the target by number and name and counted done; a create whose number is now taken is planned again; a row
+ * whose source is gone is skipped; the others run as planned.
+ */
+async function replanRows(ctx: RequestContext, state: JobState, target: Tenant, desired: Map<number, Desired>): Promise<{ results: ItemResult[]; toRun: PlanItem[] }> {
+  const existing = await existingByNumber(ctx, target);
+  const finished = new Set(state.results.map((r) => r.row));
+  const results: ItemResult[] = [];
+  const toRun: PlanItem[] = [];
+  for (const item of state.items) {
+    if (finished.has(item.row)) continue;
+    const d = desired.get(item.row);
+    const base = { row: item.row, extension: item.extension, action: item.action };
+    const found = item.extension ? existing.get(item.extension) : undefined;
+    if (item.action !== 'create' && item.action !== 'update') toRun.push(item);
+    else if (!d) results.push({ ...base, status: 'skipped', reason: 'no longer in the source' });
+    else if (item.action === 'create' && found && found.name === (d.name ?? d.extension)) results.push({ ...base, status: 'done', id: found.id, reason: 'found on the target when the job was taken up again' });
+    else if (item.action === 'create' && found) toRun.push(planItems([d], existing, target.adapter.capabilities, state.options.on_conflict)[0]);
+    else toRun.push(item);
+  }
+  return { results, toRun };
 }
 
 /** A background context: a run outlives the request that started it, with an id and a budget of its own. */
@@ -228,36 +247,10 @@ export class Jobs {
       const readCtx = ctx ?? backgroundContext(`job-${id}`, RELOAD_BUDGET_MS);
       const rows = state.kind !== 'migration' ? await this.rows(id) : undefined;
       const { target, desired, payload } = await spec.reload(readCtx, state, rows);
-      const kept = state.results.filter((r) => r.status === 'done' || r.status === 'skipped');
-      const finished = new Set(kept.map((r) => r.row));
-      const results: ItemResult[] = [...kept];
-      const toRun: PlanItem[] = [];
-      if (spec.replan) {
-        const again = await spec.replan(readCtx, { ...state, results: kept }, target, payload);
-        results.push(...again.results);
-        toRun.push(...again.toRun);
-      }
-      const existing = spec.replan ? new Map() : await existingByNumber(readCtx, target);
-      for (const item of spec.replan ? [] : state.items) {
-        if (finished.has(item.row)) continue;
-        const d = desired.get(item.row);
-        const base = { row: item.row, extension: item.extension, action: item.action };
-        if (item.action !== 'create' && item.action !== 'update') {
-          toRun.push(item);
-        } else if (!d) {
-          results.push({ ...base, status: 'skipped', reason: 'no longer in the source' });
-        } else {
-          const found = item.extension ? existing.get(item.extension) : undefined;
-          if (item.action === 'create' && found && found.name === (d.name ?? d.extension)) {
-            results.push({ ...base, status: 'done', id: found.id, reason: 'found on the target when the job was taken up again' });
-          } else if (item.action === 'create' && found) {
-            toRun.push(planItems([d], existing, target.adapter.capabilities, state.options.on_conflict)[0]);
-          } else {
-            toRun.push(item);
-          }
-        }
-      }
-      state.results = results;
+      const kept = { ...state, results: state.results.filter((r) => r.status === 'done' || r.status === 'skipped') };
+      const again = spec.replan ? await spec.replan(readCtx, kept, target, payload) : await replanRows(readCtx, kept, target, desired);
+      state.results = [...kept.results, ...again.results];
+      const toRun = again.toRun;
       state.runs = (state.runs ?? 1) + 1;
       state.status = 'running';
       state.cancel_requested = undefined;

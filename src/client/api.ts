@@ -1108,19 +1108,11 @@ export interface components {
          * @enum {string}
          */
         DesiredAction: "create" | "update" | "delete" | "unchanged" | "lossy" | "invalid";
-        /** DesiredChange */
-        DesiredChange: {
-            /** @description The value now; a password shows as "(hidden)". */
-            from: string | number | null | string[];
-            /** @description The value after the apply; a password shows as "(hidden)". */
-            to: string | number | null | string[];
-        };
         /** DesiredItem */
         DesiredItem: {
             /** @description Its place in the order an apply runs the tenant's items. */
             row: number;
-            /** @enum {string} */
-            kind: "extension" | "ring_group";
+            kind: components["schemas"]["ObjectKind"];
             /** @description The number. */
             extension: string;
             action: components["schemas"]["DesiredAction"];
@@ -1129,8 +1121,9 @@ export interface components {
              * @enum {string}
              */
             then?: "create" | "update" | "unchanged";
+            /** @description Each field that changes, from what to what; a password shows as "(hidden)". */
             changes?: {
-                [key: string]: components["schemas"]["DesiredChange"];
+                [key: string]: components["schemas"]["FieldChange"];
             };
             /** @description Fields the file sets that this backend cannot hold: accept them by name (accept_loss) or the apply refuses. */
             lossy?: string[];
@@ -1171,8 +1164,7 @@ export interface components {
                 backend: string;
                 in_sync: number;
                 drift: {
-                    /** @enum {string} */
-                    kind: "extension" | "ring_group";
+                    kind: components["schemas"]["ObjectKind"];
                     extension: string;
                     /** @enum {string} */
                     state: "missing" | "changed" | "extra" | "invalid";

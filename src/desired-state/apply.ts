@@ -10,7 +10,7 @@ import { VerificationFailedError } from '../errors';
 import * as ops from '../extensions';
 import type { Tenant } from '../extensions';
 import type { JobState } from '../jobs';
-import { effectiveAction, planTenant } from './plan';
+import { effectiveAction, planTenant, toJobRow } from './plan';
 import { readTenant } from './read';
 
 export async function applyDesired(
@@ -124,7 +124,7 @@ export async function replanDesired(ctx: RequestContext, state: JobState, tenant
     } else if (!again || action === 'invalid') {
       results.push({ ...base, status: 'failed', error: { type: '/problems/plan-stale', title: 'The plan is stale', status: 409, detail: again?.reason ?? 'the tenant changed since the plan: plan again' } });
     } else {
-      toRun.push({ row: item.row, kind: again.kind, extension: again.extension, action: action as 'create' | 'update' | 'delete', ...(again.changes ? { changes: again.changes } : {}), ...(again.lossy ? { lossy: again.lossy } : {}), ...(again.target_id ? { target_id: again.target_id } : {}) });
+      toRun.push(toJobRow(again, item.row));
     }
   }
   return { results, toRun };

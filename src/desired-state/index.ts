@@ -7,18 +7,16 @@
  * plan read (its fingerprint), an invalid item, a lossy field not accepted by name, and a prune of more than
  * `max_prune_share` of a tenant.
  */
-import type { DesiredDrift, DesiredItem, DesiredState, DesiredStatePlan, DesiredTenant, DesiredTenantPlan } from '../../schemas/types';
-import type { Extension, RequestContext } from '../contract';
+import type { DesiredDrift, DesiredState, DesiredStatePlan, DesiredTenant, DesiredTenantPlan } from '../../schemas/types';
+import type { RequestContext } from '../contract';
 import { NotFoundError, PlanStaleError, PruneTooLargeError, UnprocessableError, UnsupportedError, ValidationError, type FieldFault } from '../errors';
 import type { Tenant } from '../extensions';
 import type { Jobs, JobState, StartedBy } from '../jobs';
 import { escapePointer } from '../schemas';
 import type { StateStore } from '../state/store';
 import { applyDesired, replanDesired } from './apply';
-import { effectiveAction, planTenant, writes, type TenantReading } from './plan';
+import { byNumber, effectiveAction, planTenant, toJobRow, writes, type TenantReading } from './plan';
 import { fingerprint, fingerprintKey, readTenant } from './read';
-import { allExtensions } from '../paging';
-import { ringGroups } from '../extensions';
 
 export interface ApplyOptions {
   fingerprint: string;
@@ -102,7 +100,7 @@ export class DesiredStates {
     }
     const started: JobState[] = [];
     for (const t of plan.tenants) {
-      const items = t.items.filter(writes).map((i) => toJobItem(i));
+      const items = t.items.filter(writes).map((i) => toJobRow(i));
       if (!items.length) continue;
       const target = this.tenants().get(t.tenant)!;
       started.push(await this.jobs.start({ kind: 'desired-state', tenant: t.tenant, options: { on_conflict: 'update', accept_loss: opts.acceptLoss } }, target, items, [], by, file.tenants[t.tenant]));
@@ -110,20 +108,18 @@ export class DesiredStates {
     return { plan, jobs: started };
   }
 
-  /** A tenant as a desired-state file: what it holds, without passwords (left alone), not pruning. */
+  /** A tenant as a desired-state file: what it holds (read as a plan reads it), without passwords (left alone), not pruning. */
   async export(ctx: RequestContext, tenant: Tenant): Promise<DesiredState> {
     if (!tenant.adapter.capabilities.extensions.list) throw new UnsupportedError(tenant.backend, 'extensions.list');
-    const extensions: Extension[] = [];
-    for await (const e of allExtensions(ctx, tenant.adapter)) extensions.push(e);
+    const have = await readTenant(ctx, tenant, undefined);
     const section: DesiredTenant = {
       prune: false,
-      extensions: extensions
+      extensions: [...have.extensions.values()]
         .sort((a, b) => byNumber(a.extension, b.extension))
         .map((e) => ({ extension: e.extension, name: e.name, ...(e.description ? { description: e.description } : {}) })),
     };
-    if (tenant.adapter.capabilities.ring_groups && tenant.adapter.listRingGroups) {
-      const groups = await ringGroups(ctx, tenant).list();
-      section.ring_groups = groups
+    if (have.ringGroups) {
+      section.ring_groups = [...have.ringGroups.values()]
         .filter((g) => g.members.length > 0)
         .sort((a, b) => byNumber(a.extension, b.extension))
         .map((g) => ({ extension: g.extension, name: g.name, strategy: g.strategy, ...(g.ring_time !== null ? { ring_time: g.ring_time } : {}), members: g.members as [string, ...string[]] }));
@@ -132,13 +128,6 @@ export class DesiredStates {
   }
 }
 
-const byNumber = (a: string, b: string) => (/^\d+$/.test(a) && /^\d+$/.test(b) ? Number(a) - Number(b) : a.localeCompare(b));
-
-/** A plan item as a job row (a lossy item runs as what it would be). */
-function toJobItem(i: DesiredItem) {
-  const action = effectiveAction(i) as 'create' | 'update' | 'delete';
-  return { row: i.row, kind: i.kind, extension: i.extension, action, ...(i.changes ? { changes: i.changes } : {}), ...(i.lossy ? { lossy: i.lossy } : {}), ...(i.target_id ? { target_id: i.target_id } : {}) };
-}
 
 /** The plan seen as drift: what differs on the PBXes from the file. */
 export function driftOf(plan: DesiredStatePlan): DesiredDrift {

@@ -16,6 +16,7 @@
 import type { Capabilities, Extension, RingGroup } from '../contract';
 import type { DesiredAction, DesiredExtension, DesiredItem, DesiredRingGroup, DesiredSummary, DesiredTenant, DesiredTenantPlan } from '../../schemas/types';
 import { escapePointer } from '../schemas';
+import type { PlanItem } from '../bulk/plan';
 
 /** What was read of a tenant to plan it. */
 export interface TenantReading {
@@ -136,7 +137,13 @@ function groupChanges(d: DesiredRingGroup, current: RingGroup): NonNullable<Desi
   return changes;
 }
 
-const byNumber = (a: string, b: string) => (/^\d+$/.test(a) && /^\d+$/.test(b) ? Number(a) - Number(b) : a.localeCompare(b));
+/** Numbers in numeric order (others by text): files and plans list them so. */
+export const byNumber = (a: string, b: string) => (/^\d+$/.test(a) && /^\d+$/.test(b) ? Number(a) - Number(b) : a.localeCompare(b));
+
+/** A writing plan item as a job row (src/jobs.ts): a lossy item runs as what it would be. */
+export function toJobRow(i: DesiredItem, row = i.row): PlanItem {
+  return { row, kind: i.kind, extension: i.extension, action: effectiveAction(i) as 'create' | 'update' | 'delete', ...(i.changes ? { changes: i.changes } : {}), ...(i.lossy ? { lossy: i.lossy } : {}), ...(i.target_id ? { target_id: i.target_id } : {}) };
+}
 
 export function summaryOf(items: Pick<DesiredItem, 'action'>[]): DesiredSummary {
   const s: DesiredSummary = { create: 0, update: 0, delete: 0, unchanged: 0, lossy: 0, invalid: 0 };

@@ -866,6 +866,26 @@ function describeWrites(target: Target, caps: Capabilities, gwOf: () => Conforma
         const group = (await listGroups()).find((x) => x.extension === g);
         if (!group) problems.push(`ring group ${g} is not there after the apply`);
         else if (JSON.stringify(group.members) !== JSON.stringify([a, b]) || group.strategy !== 'hunt' || group.ring_time !== 15) problems.push(`ring group ${g} reads back as ${JSON.stringify(group)}`);
+        else {
+          // A second apply renames the group (its write holds the PBX's reload back): its whole record, vendor
+          // settings included, changes in the name alone.
+          const groupBefore = await readGroup(String(group.id));
+          const renamed = { version: 1, tenants: { [spec.tenant]: { ...section, ring_groups: [{ extension: g, name: `Conformance group ${g} renamed`, strategy: 'hunt', ring_time: 15, members: [a, b] }] } } };
+          const plan2 = await api().post('/v1/desired-state/plan').set(auth()).send(renamed);
+          expectStatus(plan2, 200, 'POST /v1/desired-state/plan (the rename)');
+          const applied2 = await api().post('/v1/desired-state/apply').query({ fingerprint: plan2.body.fingerprint }).set(auth()).send(renamed);
+          expectStatus(applied2, 202, 'POST /v1/desired-state/apply (the rename)');
+          let job2: Json = applied2.body.jobs[0];
+          for (let i = 0; i < 600 && job2.status === 'running'; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            job2 = (await api().get(`/v1/jobs/${String(job2.id)}`).set(auth())).body as Json;
+          }
+          if (job2.status !== 'done') problems.push(`the rename's job ended ${String(job2.status)}: ${JSON.stringify(job2.results)}`);
+          const groupAfter = await readGroup(String(group.id));
+          const changed = unaskedChanges(groupBefore, groupAfter, { name: { from: groupBefore.name, to: `Conformance group ${g} renamed` } }).unasked;
+          if (changed.length) problems.push(`the apply's rename of ring group ${g} changed ${changed.length} setting(s) it did not ask to change:\n${changed.map((x) => `  ${describeChange(x, secrets())}`).join('\n')}`);
+          if (groupAfter.name !== `Conformance group ${g} renamed`) problems.push(`after the rename, ring group ${g} is named ${JSON.stringify(groupAfter.name)}`);
+        }
       }
       report(problems);
     }, timeout * 4);
